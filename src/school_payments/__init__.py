@@ -1,0 +1,1 @@
+"""School payments: schools, students, invoices and immutable payments in; exact statements out."""

@@ -1,0 +1,111 @@
+"""One JSON object per line from every logger: the service's, uvicorn's and the libraries'.
+
+Every line carries `level`, `timestamp`, `message`, `service`, `request_id` and `trace_id`
+(null outside a request). Anything that looks like a secret is masked before it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import orjson
+import structlog
+from structlog.types import EventDict, Processor
+
+from school_payments.adapters.observability import context
+
+SERVICE = "school-payments"
+
+_API_KEY = re.compile(r"spk_[A-Za-z0-9_-]+")
+_BEARER = re.compile(r"(?i)(bearer\s+)\S+")
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/\s:@]*:)[^@\s/]+@")
+
+
+class SecretMasker:
+    """Masks API keys, bearer tokens, URL passwords and the configured secrets in log values."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def mask(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        text = _API_KEY.sub("spk_***", text)
+        text = _BEARER.sub(r"\1***", text)
+        return _URL_PASSWORD.sub(r"\1***@", text)
+
+    def __call__(self, _logger: Any, _name: str, event: EventDict) -> EventDict:
+        for key, value in event.items():
+            if isinstance(value, str):
+                event[key] = self.mask(value)
+        return event
+
+
+def _add_context(_logger: Any, _name: str, event: EventDict) -> EventDict:
+    event["service"] = SERVICE
+    event["request_id"] = context.request_id.get()
+    event["trace_id"] = context.trace_id.get()
+    return event
+
+
+_FIRST = ("timestamp", "level", "message", "service", "request_id", "trace_id")
+
+
+def _standard_fields_first(_logger: Any, _name: str, event: EventDict) -> EventDict:
+    ordered = {key: event.pop(key, None) for key in _FIRST}
+    ordered.update(event)
+    return ordered
+
+
+def _json(event: EventDict, **_kwargs: Any) -> str:
+    return orjson.dumps(event, default=str).decode()
+
+
+def configure_logging(
+    level: str = "INFO", *, secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> None:
+    """Routes structlog and the standard library through one JSON renderer on `stream`."""
+    masker = SecretMasker(secrets)
+    shared: list[Processor] = [
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        _add_context,
+    ]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.EventRenamer("message"),
+            masker,
+            _standard_fields_first,
+            structlog.processors.JSONRenderer(serializer=_json),
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # uvicorn's loggers propagate to ours; its access log is replaced by the middleware's line.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # SQLAlchemy and library warnings become JSON lines too
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,52 @@
+"""Prometheus metrics. With several workers they are aggregated through a shared directory."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from school_payments.adapters.resilience.circuit_breaker import BreakerState
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUESTS = Counter("http_requests_total", "HTTP requests served", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to serve an HTTP request",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+STATEMENT_CACHE = Counter(
+    "statement_cache_requests_total", "Statement reads by cache outcome", ["outcome"]
+)
+BREAKER_STATE = Gauge(
+    "circuit_breaker_state",
+    "Redis circuit breaker: 0 closed, 1 half-open, 2 open",
+    ["name"],
+    multiprocess_mode="liveall",
+)
+PAYMENTS = Counter("payments_recorded_total", "Payments recorded", ["currency"])
+
+_BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+def breaker_changed(_old: BreakerState, new: BreakerState) -> None:
+    BREAKER_STATE.labels("redis").set(_BREAKER_VALUES[new])
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics page: this process's registry, or every worker's in multiprocess mode."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,118 @@
+"""The outermost ASGI middleware: request and trace ids, the request log line, metrics, and the
+last line of defence that turns an unhandled exception into a logged problem+json 500.
+
+Pure ASGI (not BaseHTTPMiddleware): no extra task per request, and contextvars set here are
+seen by the route and everything it calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from school_payments.adapters.observability import context, metrics
+
+log = logging.getLogger("school_payments.http")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
+class ObservabilityMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, access_log: bool = True, metrics_enabled: bool = True
+    ) -> None:
+        self.app = app
+        self.access_log = access_log
+        self.metrics_enabled = metrics_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = context.choose_request_id(_header(scope, b"x-request-id"))
+        trace_id = context.choose_trace_id(_header(scope, b"traceparent"))
+        request_token = context.request_id.set(request_id)
+        trace_token = context.trace_id.set(trace_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "unhandled error", extra={"method": scope["method"], "path": scope["path"]}
+            )
+            status = 500
+            if not response_started:
+                await _internal_error(send, id_header)
+        finally:
+            elapsed = time.perf_counter() - started
+            if self.access_log:
+                self._log(scope, status, elapsed)
+            if self.metrics_enabled:
+                route = _route(scope)
+                metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
+                metrics.LATENCY.labels(scope["method"], route).observe(elapsed)
+            context.request_id.reset(request_token)
+            context.trace_id.reset(trace_token)
+
+    @staticmethod
+    def _log(scope: Scope, status: int, elapsed: float) -> None:
+        extra: dict[str, Any] = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": _route(scope),
+            "status": status,
+            "latency_ms": round(elapsed * 1000, 3),
+        }
+        level = logging.ERROR if status >= 500 else logging.INFO
+        log.log(level, "request", extra=extra)
+
+
+async def _internal_error(send: Send, id_header: tuple[bytes, bytes]) -> None:
+    body = orjson.dumps(
+        {
+            "type": "tag:school-payments,2026:problem:internal_error",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "an unexpected error occurred; it has been logged with this request's id",
+            "code": "internal_error",
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                id_header,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""PostgreSQL (asyncpg) or SQLite (aiosqlite) through SQLAlchemy Core, one portable code path."""

@@ -1,0 +1,215 @@
+"""Engines, connections and transactions, with driver failures translated at one place.
+
+PostgreSQL reads run in REPEATABLE READ, read-only transactions, so the several queries of one
+statement see one snapshot. SQLite writes start with BEGIN IMMEDIATE: the write lock is taken up
+front, which is what makes "read the invoice, decide, write" safe there (SQLite ignores
+`FOR UPDATE`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import Connection, CursorResult, Row, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Executable
+
+from school_payments.application.errors import DatabaseUnavailableError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SQLITE_FILE = "school_payments.db"
+
+# Failures that mean "the database cannot answer now", as opposed to a bug in a query.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,  # the pool had no free connection in time
+    OSError,
+    TimeoutError,
+    asyncio.TimeoutError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _UNAVAILABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str | None = None
+    """SQLAlchemy URL; None runs on an embedded SQLite file in the working directory."""
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout_seconds: float = 5.0
+    connect_timeout_seconds: float = 1.0
+    statement_timeout_ms: int = 5_000
+
+
+def normalize_url(url: str | None) -> str:
+    """Picks the async driver: plain `postgresql://` means asyncpg, `sqlite://` means aiosqlite."""
+    if not url:
+        return f"sqlite+aiosqlite:///{Path(DEFAULT_SQLITE_FILE).resolve()}"
+    parsed = make_url(url)
+    driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}.get(
+        parsed.drivername
+    )
+    if parsed.drivername == "sqlite":
+        driver = "sqlite+aiosqlite"
+    if driver:
+        parsed = parsed.set(drivername=driver)
+    return parsed.render_as_string(hide_password=False)
+
+
+def redacted(url: str) -> str:
+    """The URL with its password hidden, for logs and error messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Queries:
+    """A connection's query methods; driver failures surface as DatabaseUnavailableError."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect.name
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]:
+        try:
+            return await self.connection.execute(statement)
+        except Exception as error:
+            if is_unavailable(error):
+                raise DatabaseUnavailableError() from error
+            raise
+
+    async def rows(self, statement: Executable) -> Sequence[Row[Any]]:
+        return (await self.execute(statement)).all()
+
+    async def first(self, statement: Executable) -> Row[Any] | None:
+        return (await self.execute(statement)).first()
+
+    async def scalar(self, statement: Executable) -> Any:
+        return (await self.execute(statement)).scalar()
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except DatabaseUnavailableError:
+        raise
+    except Exception as error:
+        if is_unavailable(error):
+            raise DatabaseUnavailableError() from error
+        raise
+
+
+class Database:
+    """The service's database: a write path (transactions) and a read path (snapshots)."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.url = normalize_url(settings.url)
+        self.dialect: Literal["postgresql", "sqlite"] = (
+            "sqlite" if self.url.startswith("sqlite") else "postgresql"
+        )
+        if self.dialect == "sqlite":
+            self._write_engine = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE")
+            self._read_engine = _sqlite_engine(self.url, begin="BEGIN")
+        else:
+            engine = _postgres_engine(self.url, settings)
+            self._write_engine = self._read_engine = engine
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._write_engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Queries]:
+        """A read-write transaction; the caller commits through `Queries.connection`."""
+        async with _translated(), self._write_engine.connect() as connection:
+            await connection.begin()
+            yield Queries(connection)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Queries]:
+        """A read-only transaction whose queries all see the same committed state."""
+        async with _translated(), self._read_engine.connect() as opened:
+            connection = opened
+            if self.dialect == "postgresql":
+                connection = await opened.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+            await connection.begin()
+            yield Queries(connection)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.snapshot() as q:
+                await q.scalar(text("SELECT 1"))
+            return True
+        except DatabaseUnavailableError:
+            return False
+
+    async def dispose(self) -> None:
+        await self._write_engine.dispose()
+        if self._read_engine is not self._write_engine:
+            await self._read_engine.dispose()
+
+
+def _postgres_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout_seconds,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": settings.connect_timeout_seconds,
+            # The client gives up shortly after the server would have cancelled the statement.
+            "command_timeout": settings.statement_timeout_ms / 1000 + 1,
+            "server_settings": {
+                "application_name": "school-payments",
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "idle_in_transaction_session_timeout": str(settings.statement_timeout_ms * 3),
+            },
+        },
+    )
+
+
+def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 5})
+    configure_sqlite(engine, begin=begin)
+    return engine
+
+
+def configure_sqlite(engine: AsyncEngine, *, begin: str = "BEGIN") -> None:
+    """WAL, full fsync, foreign keys, a busy timeout, and transactions that really begin."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" event (below) emit BEGIN, instead of the sqlite3 module's
+        # legacy implicit transactions, which skip BEGIN before SELECTs.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",  # readers do not block the writer
+            "PRAGMA synchronous=FULL",  # an acknowledged payment survives a power cut
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql(begin)

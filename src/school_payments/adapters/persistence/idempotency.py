@@ -1,0 +1,160 @@
+"""Idempotency records in the database, beside the rows they guard.
+
+A claim is a row committed in a short transaction of its own, so a concurrent duplicate sees it
+at once (and is told "in progress" instead of waiting). The response is written by the command's
+own transaction, so the work and its replayable response commit together: after a crash or a
+lost connection a retry finds either both or neither.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from school_payments.adapters.persistence.database import Database, Queries
+from school_payments.adapters.persistence.tables import idempotency_keys as keys
+from school_payments.application.errors import IdempotencyClaimLostError
+from school_payments.application.ports.clock import Clock
+from school_payments.application.ports.idempotency import (
+    Claimed,
+    ClaimResult,
+    IdempotencyClaim,
+    InProgress,
+    KeyReused,
+    Replay,
+    StoredResponse,
+)
+from school_payments.domain.ids import new_id
+
+
+def _response_values(response: StoredResponse, now: datetime) -> dict[str, Any]:
+    return {
+        "completed_at": now,
+        "response_status": response.status,
+        "response_headers": json.dumps(response.headers),
+        "response_body": response.body,
+    }
+
+
+def _response_from(row: Any) -> StoredResponse:
+    headers = tuple((str(k), str(v)) for k, v in json.loads(row.response_headers or "[]"))
+    return StoredResponse(row.response_status, bytes(row.response_body), headers)
+
+
+def _mine(claim: IdempotencyClaim) -> Any:
+    return (
+        (keys.c.scope == claim.scope)
+        & (keys.c.key == claim.key)
+        & (keys.c.lock_token == claim.token)
+        & keys.c.completed_at.is_(None)
+    )
+
+
+class SqlIdempotencyStore:
+    """Claims, releases and refusals, each in its own short transaction."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+
+    async def claim(
+        self,
+        *,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        retention: timedelta,
+        lock_timeout: timedelta,
+    ) -> ClaimResult:
+        token = new_id()
+        fresh = {
+            "scope": scope,
+            "key": key,
+            "fingerprint": fingerprint,
+            "created_at": now,
+            "lock_token": token,
+            "locked_at": now,
+        }
+        claimed = Claimed(IdempotencyClaim(scope, key, token))
+        try:
+            async with self._database.transaction() as q:
+                await q.execute(insert(keys).values(fresh))
+                await q.connection.commit()
+            return claimed
+        except IntegrityError:
+            pass  # the key is known: decide from the existing record
+        async with self._database.transaction() as q:
+            row = await q.first(
+                select(keys).where(keys.c.scope == scope, keys.c.key == key).with_for_update()
+            )
+            if row is None:  # released meanwhile: take it
+                await q.execute(insert(keys).values(fresh))
+            elif row.created_at <= now - retention:  # expired: a new first use
+                await self._take_over(q, scope, key, fresh)
+            elif row.fingerprint != fingerprint:
+                return KeyReused()
+            elif row.completed_at is not None:
+                return Replay(_response_from(row))
+            elif row.locked_at > now - lock_timeout:
+                return InProgress()
+            else:  # the first request died without finishing: this one acts instead
+                await self._take_over(q, scope, key, fresh | {"created_at": row.created_at})
+            await q.connection.commit()
+        return claimed
+
+    @staticmethod
+    async def _take_over(q: Queries, scope: str, key: str, values: dict[str, Any]) -> None:
+        await q.execute(
+            update(keys)
+            .where(keys.c.scope == scope, keys.c.key == key)
+            .values(
+                values
+                | {
+                    "completed_at": None,
+                    "response_status": None,
+                    "response_headers": None,
+                    "response_body": None,
+                }
+            )
+        )
+
+    async def release(self, claim: IdempotencyClaim) -> None:
+        async with self._database.transaction() as q:
+            await q.execute(delete(keys).where(_mine(claim)))
+            await q.connection.commit()
+
+    async def record(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
+        async with self._database.transaction() as q:
+            await q.execute(
+                update(keys)
+                .where(_mine(claim))
+                .values(_response_values(response, self._clock.now()))
+            )
+            await q.connection.commit()
+
+    async def purge_expired(self, now: datetime, retention: timedelta) -> int:
+        """Deletes records past retention; returns how many."""
+        async with self._database.transaction() as q:
+            result = await q.execute(delete(keys).where(keys.c.created_at <= now - retention))
+            await q.connection.commit()
+        return int(result.rowcount)
+
+
+class SqlIdempotencyRecorder:
+    """Completes a claim inside the command's transaction."""
+
+    def __init__(self, q: Queries, clock: Clock) -> None:
+        self._q = q
+        self._clock = clock
+
+    async def complete(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
+        result = await self._q.execute(
+            update(keys).where(_mine(claim)).values(_response_values(response, self._clock.now()))
+        )
+        if result.rowcount != 1:
+            raise IdempotencyClaimLostError()

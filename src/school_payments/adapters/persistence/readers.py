@@ -1,0 +1,209 @@
+"""Read-side queries for single resources and their lists (the statements have their own module)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import and_, select
+from sqlalchemy.sql import ColumnElement, Select
+
+from school_payments.adapters.persistence.database import Database
+from school_payments.adapters.persistence.mapping import (
+    api_key_from,
+    invoice_from,
+    page_of,
+    page_query,
+    payment_from,
+    school_from,
+    school_in_scope,
+    scoped,
+    student_from,
+)
+from school_payments.adapters.persistence.tables import (
+    api_keys,
+    invoices,
+    payments,
+    schools,
+    students,
+)
+from school_payments.application.api_keys import ApiKey
+from school_payments.application.caller import Scope
+from school_payments.application.pagination import Page, PageRequest
+from school_payments.domain.calendar import today_in
+from school_payments.domain.entities import (
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    School,
+    Student,
+)
+from school_payments.domain.errors import NotFoundError
+
+T = TypeVar("T")
+OPEN = (InvoiceStatus.PENDING.value, InvoiceStatus.PARTIALLY_PAID.value)
+
+
+def status_condition(status: InvoiceStatus, day: date) -> ColumnElement[bool]:
+    """Invoices that read as `status` on `day`; PENDING/PARTIALLY_PAID exclude overdue ones."""
+    if status is InvoiceStatus.OVERDUE:
+        return and_(invoices.c.status.in_(OPEN), invoices.c.due_date < day)
+    if status.value in OPEN:
+        return and_(invoices.c.status == status.value, invoices.c.due_date >= day)
+    return invoices.c.status == status.value
+
+
+class SqlSchoolReader:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def get(self, scope: Scope, school_id: UUID) -> School:
+        async with self._database.snapshot() as q:
+            return await school_in_scope(q, scope, school_id)
+
+    async def list(self, scope: Scope, page: PageRequest) -> Page[School]:
+        query = page_query(scoped(select(schools), schools.c.id, scope), schools.c.id, page)
+        async with self._database.snapshot() as q:
+            return page_of(await q.rows(query), page, school_from)
+
+
+class SqlStudentReader:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def get(self, scope: Scope, student_id: UUID) -> Student:
+        query = scoped(
+            select(students).where(students.c.id == student_id), students.c.school_id, scope
+        )
+        async with self._database.snapshot() as q:
+            row = await q.first(query)
+        if row is None:
+            raise NotFoundError("student", student_id)
+        return student_from(row)
+
+    async def list(
+        self, scope: Scope, school_id: UUID, *, include_archived: bool, page: PageRequest
+    ) -> Page[Student]:
+        query = select(students).where(students.c.school_id == school_id)
+        if not include_archived:
+            query = query.where(students.c.status == "active")
+        async with self._database.snapshot() as q:
+            await school_in_scope(q, scope, school_id)
+            rows = await q.rows(page_query(query, students.c.id, page))
+        return page_of(rows, page, student_from)
+
+
+class SqlInvoiceReader:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def get(self, scope: Scope, invoice_id: UUID) -> tuple[Invoice, School]:
+        query = scoped(
+            select(invoices).where(invoices.c.id == invoice_id), invoices.c.school_id, scope
+        )
+        async with self._database.snapshot() as q:
+            row = await q.first(query)
+            if row is None:
+                raise NotFoundError("invoice", invoice_id)
+            school = await school_in_scope(q, scope, row.school_id)
+            found = await q.rows(
+                select(payments).where(payments.c.invoice_id == invoice_id).order_by(payments.c.id)
+            )
+        return invoice_from(row, tuple(payment_from(p) for p in found)), school
+
+    async def list_for_student(
+        self,
+        scope: Scope,
+        student_id: UUID,
+        *,
+        status: InvoiceStatus | None,
+        now: datetime,
+        page: PageRequest,
+    ) -> tuple[Page[Invoice], date]:
+        owner = scoped(
+            select(students.c.id, schools.c.timezone)
+            .join(schools, schools.c.id == students.c.school_id)
+            .where(students.c.id == student_id),
+            students.c.school_id,
+            scope,
+        )
+        async with self._database.snapshot() as q:
+            found = await q.first(owner)
+            if found is None:
+                raise NotFoundError("student", student_id)
+            day = today_in(found.timezone, now)
+            query = select(invoices).where(invoices.c.student_id == student_id)
+            rows = await q.rows(self._filtered(query, status, day, page))
+        return page_of(rows, page, invoice_from), day
+
+    async def list_for_school(
+        self,
+        scope: Scope,
+        school_id: UUID,
+        *,
+        status: InvoiceStatus | None,
+        student_id: UUID | None,
+        now: datetime,
+        page: PageRequest,
+    ) -> tuple[Page[Invoice], date]:
+        async with self._database.snapshot() as q:
+            school = await school_in_scope(q, scope, school_id)
+            day = school.today(now)
+            query = select(invoices).where(invoices.c.school_id == school_id)
+            if student_id is not None:
+                query = query.where(invoices.c.student_id == student_id)
+            rows = await q.rows(self._filtered(query, status, day, page))
+        return page_of(rows, page, invoice_from), day
+
+    @staticmethod
+    def _filtered(
+        query: Select[Any], status: InvoiceStatus | None, day: date, page: PageRequest
+    ) -> Select[Any]:
+        if status is not None:
+            query = query.where(status_condition(status, day))
+        return page_query(query, invoices.c.id, page)
+
+
+class SqlPaymentReader:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def get(self, scope: Scope, payment_id: UUID) -> Payment:
+        query = scoped(
+            select(payments).where(payments.c.id == payment_id), payments.c.school_id, scope
+        )
+        async with self._database.snapshot() as q:
+            row = await q.first(query)
+        if row is None:
+            raise NotFoundError("payment", payment_id)
+        return payment_from(row)
+
+    async def list_for_invoice(
+        self, scope: Scope, invoice_id: UUID, page: PageRequest
+    ) -> Page[Payment]:
+        invoice = scoped(
+            select(invoices.c.id).where(invoices.c.id == invoice_id), invoices.c.school_id, scope
+        )
+        query = select(payments).where(payments.c.invoice_id == invoice_id)
+        async with self._database.snapshot() as q:
+            if await q.first(invoice) is None:
+                raise NotFoundError("invoice", invoice_id)
+            rows = await q.rows(page_query(query, payments.c.id, page))
+        return page_of(rows, page, payment_from)
+
+
+class SqlApiKeyReader:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def list(self, school_id: UUID, page: PageRequest) -> Page[ApiKey]:
+        query = select(api_keys).where(api_keys.c.school_id == school_id)
+        async with self._database.snapshot() as q:
+            rows = await q.rows(page_query(query, api_keys.c.id, page))
+        return page_of(rows, page, api_key_from)
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        async with self._database.snapshot() as q:
+            row = await q.first(select(api_keys).where(api_keys.c.key_hash == key_hash))
+        return None if row is None else api_key_from(row)

@@ -1,0 +1,70 @@
+"""The SQL unit of work: one transaction, rolled back unless `commit()` is called."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Self
+
+from school_payments.adapters.persistence.database import Database, Queries, is_unavailable
+from school_payments.adapters.persistence.idempotency import SqlIdempotencyRecorder
+from school_payments.adapters.persistence.repositories import (
+    SqlApiKeyRepository,
+    SqlInvoiceRepository,
+    SqlSchoolRepository,
+    SqlStudentRepository,
+)
+from school_payments.application.caller import Scope
+from school_payments.application.errors import DatabaseUnavailableError
+from school_payments.application.ports.clock import Clock
+
+
+class SqlUnitOfWork:
+    def __init__(self, database: Database, scope: Scope, clock: Clock) -> None:
+        self._database = database
+        self._scope = scope
+        self._clock = clock
+        self._transaction: AbstractAsyncContextManager[Queries] | None = None
+        self._q: Queries | None = None
+
+    async def __aenter__(self) -> Self:
+        self._transaction = self._database.transaction()
+        q = self._q = await self._transaction.__aenter__()
+        self.schools = SqlSchoolRepository(q, self._scope)
+        self.students = SqlStudentRepository(q, self._scope)
+        self.invoices = SqlInvoiceRepository(q, self._scope)
+        self.api_keys = SqlApiKeyRepository(q, self._scope)
+        self.idempotency = SqlIdempotencyRecorder(q, self._clock)
+        return self
+
+    async def commit(self) -> None:
+        assert self._q is not None, "commit() outside `async with`"
+        try:
+            await self._q.connection.commit()
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            # The outcome of a commit whose connection failed is unknown; callers rely on
+            # idempotency records (written in this transaction) to make a retry safe.
+            raise DatabaseUnavailableError() from error
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._transaction is not None
+        # Closing the connection rolls back whatever was not committed.
+        await self._transaction.__aexit__(exc_type, exc, tb)
+
+
+class SqlUnitOfWorkFactory:
+    """Opens units of work on one database, scoped to the caller's school."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+
+    def __call__(self, scope: Scope) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._database, scope, self._clock)

@@ -1,0 +1,1 @@
+"""Keeping a failing dependency from taking the service down with it."""

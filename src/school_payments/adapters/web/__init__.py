@@ -1,0 +1,1 @@
+"""The HTTP adapter: FastAPI routers that translate requests into commands and queries."""

@@ -1,0 +1,67 @@
+"""The FastAPI application, assembled from the services the composition root hands it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from school_payments.adapters.observability.middleware import ObservabilityMiddleware
+from school_payments.adapters.web import problems
+from school_payments.adapters.web.middleware import (
+    MAX_BODY_BYTES,
+    AuthenticationMiddleware,
+    BodyLimitMiddleware,
+)
+from school_payments.adapters.web.routers import (
+    api_keys,
+    invoices,
+    operations,
+    payments,
+    schools,
+    statements,
+    students,
+)
+from school_payments.adapters.web.services import ApiServices
+
+DESCRIPTION = """
+Schools, students, invoices and immutable payments in; exact account statements out.
+
+Money is an integer in the currency's minor unit. Every `/api/v1` request needs
+`Authorization: Bearer <key>`. Errors are `application/problem+json` with a stable `code`.
+"""
+
+
+def create_api(
+    services: ApiServices,
+    *,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    access_log: bool = True,
+    metrics_enabled: bool = True,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await on_shutdown()
+
+    app = FastAPI(
+        title="School Payments API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.services = services
+    problems.install(app)
+    for module in (schools, students, invoices, payments, statements, api_keys, operations):
+        app.include_router(module.router)
+    # Added innermost first: observability wraps everything, including 401s and 413s.
+    app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(
+        ObservabilityMiddleware, access_log=access_log, metrics_enabled=metrics_enabled
+    )
+    return app

@@ -1,0 +1,127 @@
+"""Pure ASGI middleware in front of every route: the body-size limit and authentication.
+
+Authentication runs before routing, so without a key even an unknown `/api/v1/...` path is a
+401, and a route cannot forget to require a key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from school_payments.adapters.web.problems import error_response
+from school_payments.adapters.web.responses import problem
+from school_payments.application.authentication import Authenticator
+from school_payments.application.caller import ANONYMOUS_OPERATOR, Caller
+from school_payments.application.errors import DatabaseUnavailableError
+
+MAX_BODY_BYTES = 64 * 1024
+API_PREFIX = "/api/v1"
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+def _too_large() -> Response:
+    return problem(
+        413,
+        "payload_too_large",
+        "Content Too Large",
+        f"the request body is over {MAX_BODY_BYTES // 1024} KiB",
+    )
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit with 413, by Content-Length or while they stream in."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large()(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLargeError()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLargeError:
+            if not started:
+                await _too_large()(scope, receive, send)
+
+
+class AuthenticationMiddleware:
+    """Resolves `Authorization: Bearer <key>` for every /api/v1 request, or answers 401."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator | None) -> None:
+        self.app = app
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        caller: Caller | None
+        if self.authenticator is None:
+            caller = ANONYMOUS_OPERATOR
+        else:
+            try:
+                caller = await self._authenticate(_header(scope, b"authorization"))
+            except DatabaseUnavailableError as error:
+                await error_response(error)(scope, receive, send)
+                return
+        if caller is None:
+            await _unauthenticated()(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["caller"] = caller
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, header: bytes | None) -> Caller | None:
+        assert self.authenticator is not None
+        if header is None:
+            return None
+        scheme, _, key = header.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return await self.authenticator.authenticate(key.strip())
+
+
+def _unauthenticated() -> Response:
+    return problem(
+        401,
+        "unauthenticated",
+        "Unauthorized",
+        "a valid API key is required: Authorization: Bearer <key>",
+        headers={"WWW-Authenticate": "Bearer"},
+    )

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from school_payments.adapters.web.idempotency import created, run_idempotent
+from school_payments.adapters.web.presenters import invoice_json, page_json, payment_json
+from school_payments.adapters.web.requests import (
+    CallerDep,
+    PageDep,
+    ServicesDep,
+    json_body,
+    path_id,
+    validated,
+)
+from school_payments.adapters.web.responses import JsonResponse
+from school_payments.adapters.web.routers._docs import body, problems
+from school_payments.adapters.web.schemas import (
+    InvoiceCreate,
+    InvoiceList,
+    InvoicePatch,
+    InvoiceStatusName,
+    InvoiceWithPaymentsOut,
+)
+from school_payments.application.commands.invoices import (
+    CancelInvoice,
+    IssueInvoice,
+    ReviseInvoice,
+)
+from school_payments.application.commands.unset import UNSET
+from school_payments.application.read_models import InvoiceListView, InvoiceView
+from school_payments.domain.entities import InvoiceStatus
+
+router = APIRouter(prefix="/api/v1", tags=["invoices"])
+
+StatusFilter = Annotated[
+    InvoiceStatusName | None, Query(description="how the invoice reads today (OVERDUE included)")
+]
+
+
+def _detail(view: InvoiceView) -> dict[str, object]:
+    return invoice_json(view.invoice, view.day, payments=payment_json)
+
+
+def _listing(view: InvoiceListView) -> Response:
+    return JsonResponse(page_json(view.invoices, lambda invoice: invoice_json(invoice, view.day)))
+
+
+@router.post(
+    "/students/{student_id}/invoices",
+    status_code=201,
+    response_model=InvoiceWithPaymentsOut,
+    responses=problems(400, 404, 409, 413, 422),
+    openapi_extra=body(InvoiceCreate),
+)
+async def issue_invoice(
+    student_id: str, request: Request, caller: CallerDep, services: ServicesDep
+) -> Response:
+    data = await json_body(request)
+    payload = validated(InvoiceCreate, data)
+    command = IssueInvoice(
+        student_id=path_id(student_id, "student"),
+        amount=payload.amount,
+        due_date=payload.due_date,
+        description=payload.description,
+        currency=payload.currency,
+        issued_at=payload.issued_at,
+    )
+    return await run_idempotent(
+        request,
+        caller,
+        guard=services.idempotency,
+        body=data,
+        execute=lambda idempotent: services.commands.issue_invoice(command, caller, idempotent),
+        respond=lambda view: created(_detail(view), f"/api/v1/invoices/{view.invoice.id}"),
+    )
+
+
+@router.get(
+    "/invoices/{invoice_id}", response_model=InvoiceWithPaymentsOut, responses=problems(404)
+)
+async def get_invoice(invoice_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+    view = await services.queries.invoices.get(caller, path_id(invoice_id, "invoice"))
+    return JsonResponse(_detail(view))
+
+
+@router.get(
+    "/students/{student_id}/invoices", response_model=InvoiceList, responses=problems(404, 422)
+)
+async def list_student_invoices(
+    student_id: str,
+    caller: CallerDep,
+    services: ServicesDep,
+    page: PageDep,
+    status: StatusFilter = None,
+) -> Response:
+    view = await services.queries.invoices.list_for_student(
+        caller,
+        path_id(student_id, "student"),
+        status=InvoiceStatus(status) if status else None,
+        page=page,
+    )
+    return _listing(view)
+
+
+@router.get(
+    "/schools/{school_id}/invoices", response_model=InvoiceList, responses=problems(404, 422)
+)
+async def list_school_invoices(
+    school_id: str,
+    caller: CallerDep,
+    services: ServicesDep,
+    page: PageDep,
+    status: StatusFilter = None,
+    student_id: Annotated[UUID | None, Query()] = None,
+) -> Response:
+    view = await services.queries.invoices.list_for_school(
+        caller,
+        path_id(school_id, "school"),
+        status=InvoiceStatus(status) if status else None,
+        student_id=student_id,
+        page=page,
+    )
+    return _listing(view)
+
+
+@router.patch(
+    "/invoices/{invoice_id}",
+    response_model=InvoiceWithPaymentsOut,
+    responses=problems(400, 404, 409, 413, 422),
+    openapi_extra=body(InvoicePatch),
+    description="Only `description` and `due_date` change; `amount` and `currency` are immutable.",
+)
+async def revise_invoice(
+    invoice_id: str, request: Request, caller: CallerDep, services: ServicesDep
+) -> Response:
+    payload = validated(InvoicePatch, await json_body(request))
+    sent = payload.model_fields_set
+    command = ReviseInvoice(
+        path_id(invoice_id, "invoice"),
+        description=payload.description if "description" in sent else UNSET,
+        due_date=payload.due_date if "due_date" in sent else UNSET,
+    )
+    return JsonResponse(_detail(await services.commands.revise_invoice(command, caller)))
+
+
+@router.post(
+    "/invoices/{invoice_id}/cancel",
+    response_model=InvoiceWithPaymentsOut,
+    responses=problems(404, 409),
+    description="Cancels an invoice without payments; a cancelled invoice is returned unchanged.",
+)
+async def cancel_invoice(invoice_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+    command = CancelInvoice(path_id(invoice_id, "invoice"))
+    return JsonResponse(_detail(await services.commands.cancel_invoice(command, caller)))

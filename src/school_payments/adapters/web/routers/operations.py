@@ -1,0 +1,63 @@
+"""Health, readiness and metrics: no API key needed, for load balancers and Prometheus."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from school_payments.adapters.observability import metrics
+from school_payments.adapters.web.requests import ServicesDep
+from school_payments.adapters.web.responses import JsonResponse, problem
+from school_payments.adapters.web.schemas import HealthOut, ProblemOut, ReadinessOut
+from school_payments.application.ports.cache import CacheHealth
+
+router = APIRouter(tags=["operations"])
+
+PROBE_TIMEOUT_SECONDS = 1.0
+
+
+@router.get("/healthz", response_model=HealthOut)
+async def healthz() -> Response:
+    """The process is up (says nothing about its dependencies)."""
+    return JsonResponse({"status": "ok"})
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadinessOut,
+    responses={503: {"model": ProblemOut, "description": "The database is unreachable"}},
+)
+async def readyz(services: ServicesDep) -> Response:
+    """Ready while the database answers; a cache outage degrades the service but keeps it ready."""
+    try:
+        database_ok = await asyncio.wait_for(services.database.ping(), PROBE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        database_ok = False
+    try:
+        cache = await asyncio.wait_for(services.cache.health(), PROBE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        cache = CacheHealth("unavailable", "OPEN")
+    fields = {
+        "database": "ok" if database_ok else "unavailable",
+        "cache": cache.state,
+        "circuit_breaker": cache.circuit_breaker,
+    }
+    if database_ok:
+        return JsonResponse(fields)
+    return problem(
+        503,
+        "database_unavailable",
+        "Service Unavailable",
+        "the database is unreachable",
+        extra=fields,
+        headers={"Retry-After": "1"},
+    )
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def prometheus_metrics() -> Response:
+    """Prometheus text format: requests and latency by route, cache outcomes, breaker, payments."""
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)

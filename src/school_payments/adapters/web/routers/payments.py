@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from school_payments.adapters.observability import metrics
+from school_payments.adapters.web.idempotency import created, run_idempotent
+from school_payments.adapters.web.presenters import page_json, payment_json
+from school_payments.adapters.web.requests import (
+    CallerDep,
+    PageDep,
+    ServicesDep,
+    json_body,
+    path_id,
+    validated,
+)
+from school_payments.adapters.web.responses import JsonResponse
+from school_payments.adapters.web.routers._docs import body, problems
+from school_payments.adapters.web.schemas import PaymentCreate, PaymentList, PaymentOut
+from school_payments.application.commands.payments import RecordPayment
+from school_payments.application.idempotency import Idempotent
+from school_payments.domain.entities import Payment
+
+router = APIRouter(prefix="/api/v1", tags=["payments"])
+
+
+@router.post(
+    "/invoices/{invoice_id}/payments",
+    status_code=201,
+    response_model=PaymentOut,
+    responses=problems(400, 404, 409, 413, 422),
+    openapi_extra=body(PaymentCreate),
+    description=(
+        "Refusals in this order: 404, `invoice_not_payable`, `currency_mismatch`,"
+        " `payment_exceeds_remaining`. Safe under any number of concurrent requests."
+    ),
+)
+async def record_payment(
+    invoice_id: str, request: Request, caller: CallerDep, services: ServicesDep
+) -> Response:
+    data = await json_body(request)
+    payload = validated(PaymentCreate, data)
+    command = RecordPayment(
+        invoice_id=path_id(invoice_id, "invoice"),
+        amount=payload.amount,
+        method=payload.method,
+        currency=payload.currency,
+        paid_at=payload.paid_at,
+        reference=payload.reference,
+    )
+
+    async def record(idempotent: Idempotent[Payment] | None) -> Payment:
+        payment = await services.commands.record_payment(command, caller, idempotent)
+        metrics.PAYMENTS.labels(payment.amount.currency.code).inc()
+        return payment
+
+    return await run_idempotent(
+        request,
+        caller,
+        guard=services.idempotency,
+        body=data,
+        execute=record,
+        respond=lambda payment: created(payment_json(payment), f"/api/v1/payments/{payment.id}"),
+    )
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentOut, responses=problems(404))
+async def get_payment(payment_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+    payment = await services.queries.payments.get(caller, path_id(payment_id, "payment"))
+    return JsonResponse(payment_json(payment))
+
+
+@router.get(
+    "/invoices/{invoice_id}/payments", response_model=PaymentList, responses=problems(404, 422)
+)
+async def list_invoice_payments(
+    invoice_id: str, caller: CallerDep, services: ServicesDep, page: PageDep
+) -> Response:
+    found = await services.queries.payments.list_for_invoice(
+        caller, path_id(invoice_id, "invoice"), page
+    )
+    return JsonResponse(page_json(found, payment_json))

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from school_payments.adapters.web.idempotency import created, run_idempotent
+from school_payments.adapters.web.presenters import page_json, school_json
+from school_payments.adapters.web.requests import (
+    CallerDep,
+    OperatorDep,
+    PageDep,
+    ServicesDep,
+    json_body,
+    path_id,
+    validated,
+)
+from school_payments.adapters.web.responses import JsonResponse
+from school_payments.adapters.web.routers._docs import body, problems
+from school_payments.adapters.web.schemas import SchoolCreate, SchoolList, SchoolOut, SchoolPatch
+from school_payments.application.commands.schools import CreateSchool, DeleteSchool, UpdateSchool
+from school_payments.application.commands.unset import UNSET
+
+router = APIRouter(prefix="/api/v1", tags=["schools"])
+
+
+def _location(school_id: object) -> str:
+    return f"/api/v1/schools/{school_id}"
+
+
+@router.post(
+    "/schools",
+    status_code=201,
+    response_model=SchoolOut,
+    responses=problems(400, 403, 409, 413, 422),
+    openapi_extra=body(SchoolCreate),
+)
+async def create_school(request: Request, caller: OperatorDep, services: ServicesDep) -> Response:
+    data = await json_body(request)
+    payload = validated(SchoolCreate, data)
+    command = CreateSchool(payload.name, payload.timezone, payload.default_currency)
+    return await run_idempotent(
+        request,
+        caller,
+        guard=services.idempotency,
+        body=data,
+        execute=lambda idempotent: services.commands.create_school(command, caller, idempotent),
+        respond=lambda school: created(school_json(school), _location(school.id)),
+    )
+
+
+@router.get("/schools", response_model=SchoolList, responses=problems(422))
+async def list_schools(caller: CallerDep, services: ServicesDep, page: PageDep) -> Response:
+    return JsonResponse(page_json(await services.queries.schools.list(caller, page), school_json))
+
+
+@router.get("/schools/{school_id}", response_model=SchoolOut, responses=problems(404))
+async def get_school(school_id: str, caller: CallerDep, services: ServicesDep) -> Response:
+    school = await services.queries.schools.get(caller, path_id(school_id, "school"))
+    return JsonResponse(school_json(school))
+
+
+@router.patch(
+    "/schools/{school_id}",
+    response_model=SchoolOut,
+    responses=problems(400, 404, 413, 422),
+    openapi_extra=body(SchoolPatch),
+)
+async def update_school(
+    school_id: str, request: Request, caller: CallerDep, services: ServicesDep
+) -> Response:
+    payload = validated(SchoolPatch, await json_body(request))
+    sent = payload.model_fields_set
+    command = UpdateSchool(
+        path_id(school_id, "school"),
+        name=payload.name if "name" in sent else UNSET,
+        timezone=payload.timezone if "timezone" in sent else UNSET,
+        default_currency=payload.default_currency if "default_currency" in sent else UNSET,
+    )
+    return JsonResponse(school_json(await services.commands.update_school(command, caller)))
+
+
+@router.delete("/schools/{school_id}", status_code=204, responses=problems(403, 404, 409))
+async def delete_school(school_id: str, caller: OperatorDep, services: ServicesDep) -> Response:
+    await services.commands.delete_school(DeleteSchool(path_id(school_id, "school")), caller)
+    return Response(status_code=204)

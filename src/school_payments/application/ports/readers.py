@@ -1,0 +1,102 @@
+"""Read-side ports: queries built for the screens, every call limited to the caller's scope."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Protocol
+from uuid import UUID
+
+from school_payments.application.api_keys import ApiKey
+from school_payments.application.caller import Scope
+from school_payments.application.pagination import Page, PageRequest
+from school_payments.application.read_models import SchoolStatement, StudentStatement
+from school_payments.domain.entities import Invoice, InvoiceStatus, Payment, School, Student
+
+
+class SchoolReader(Protocol):
+    """Schools as the scope sees them; one outside it is reported missing (NotFoundError)."""
+
+    async def get(self, scope: Scope, school_id: UUID) -> School: ...
+
+    async def list(self, scope: Scope, page: PageRequest) -> Page[School]: ...
+
+
+class StudentReader(Protocol):
+    """Students as the scope sees them."""
+
+    async def get(self, scope: Scope, student_id: UUID) -> Student: ...
+
+    async def list(
+        self, scope: Scope, school_id: UUID, *, include_archived: bool, page: PageRequest
+    ) -> Page[Student]: ...
+
+
+class InvoiceReader(Protocol):
+    """Invoices as the scope sees them, filtered by how they read on their school's today."""
+
+    async def get(self, scope: Scope, invoice_id: UUID) -> tuple[Invoice, School]:
+        """The invoice with its payments, and its school (whose time zone decides "today")."""
+        ...
+
+    async def list_for_student(
+        self,
+        scope: Scope,
+        student_id: UUID,
+        *,
+        status: InvoiceStatus | None,
+        now: datetime,
+        page: PageRequest,
+    ) -> tuple[Page[Invoice], date]:
+        """A page of the student's invoices and the day their statuses were judged on."""
+        ...
+
+    async def list_for_school(
+        self,
+        scope: Scope,
+        school_id: UUID,
+        *,
+        status: InvoiceStatus | None,
+        student_id: UUID | None,
+        now: datetime,
+        page: PageRequest,
+    ) -> tuple[Page[Invoice], date]: ...
+
+
+class PaymentReader(Protocol):
+    """Payments as the scope sees them."""
+
+    async def get(self, scope: Scope, payment_id: UUID) -> Payment: ...
+
+    async def list_for_invoice(
+        self, scope: Scope, invoice_id: UUID, page: PageRequest
+    ) -> Page[Payment]: ...
+
+
+class ApiKeyReader(Protocol):
+    """API keys by school, and the lookup that authenticates a request."""
+
+    async def list(self, school_id: UUID, page: PageRequest) -> Page[ApiKey]: ...
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+
+class StatementReader(Protocol):
+    """Account statements computed by the database, in a fixed number of queries at any size."""
+
+    async def student_statement(
+        self, scope: Scope, student_id: UUID, *, as_of: date | None, now: datetime
+    ) -> StudentStatement:
+        """The student's statement at the end of `as_of` (None: now, judged on today)."""
+        ...
+
+    async def school_statement(
+        self, scope: Scope, school_id: UUID, *, as_of: date | None, now: datetime, page: PageRequest
+    ) -> SchoolStatement:
+        """Totals over the whole school plus one page of its students with their own totals."""
+        ...
+
+
+class DatabaseProbe(Protocol):
+    """Answers whether the database takes queries right now."""
+
+    async def ping(self) -> bool: ...

@@ -1,0 +1,107 @@
+"""What the queries return: frozen views built by the read side, ready to render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from school_payments.application.pagination import Page
+from school_payments.domain.entities import Invoice, School, Student
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceView:
+    """An invoice as it reads on `day` (the school's today, or a statement's as-of day)."""
+
+    invoice: Invoice
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceListView:
+    invoices: Page[Invoice]
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    pending: int = 0
+    partially_paid: int = 0
+    paid: int = 0
+    overdue: int = 0
+    cancelled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Aging:
+    """Outstanding money by days past due; the five buckets add up to `outstanding`."""
+
+    current: int = 0
+    days_1_30: int = 0
+    days_31_60: int = 0
+    days_61_90: int = 0
+    over_90: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyTotals:
+    """One currency's figures; amounts of different currencies are never added together."""
+
+    currency: str
+    invoiced: int
+    paid: int
+    outstanding: int
+    overdue: int
+    invoice_count: int
+    status_counts: StatusCounts
+    aging: Aging
+    student_count: int | None = None
+    """Students with at least one invoice in this currency (school statements only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StudentTotals:
+    currency: str
+    invoiced: int
+    paid: int
+    outstanding: int
+    overdue: int
+    invoice_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StudentStatement:
+    student: Student
+    school: School
+    as_of: date
+    generated_at: datetime
+    totals: list[CurrencyTotals]
+    invoices: list[Invoice]
+    """Every invoice issued by the cut-off, with figures and payments as of that day."""
+
+
+@dataclass(frozen=True, slots=True)
+class StudentLine:
+    student: Student
+    totals: list[StudentTotals]
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolStatement:
+    school: School
+    as_of: date
+    generated_at: datetime
+    totals: list[CurrencyTotals]
+    """Totals over every student of the school, whatever page of students is returned."""
+    students: Page[StudentLine]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedStatement:
+    """A statement document, served from the cache or freshly built."""
+
+    school_id: UUID
+    body: bytes
+    cache: str
+    """`HIT`, `MISS` or `BYPASS` (see the statement cache port)."""

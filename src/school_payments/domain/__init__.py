@@ -1,0 +1,1 @@
+"""The rules of school billing: plain Python, no I/O, no framework."""

@@ -1,0 +1,278 @@
+"""The composition root: the one module that names concrete adapters and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from tqdm import tqdm
+
+from school_payments.adapters.cache.memory_cache import (
+    DisabledStatementCache,
+    InProcessStatementCache,
+)
+from school_payments.adapters.cache.redis_cache import RedisStatementCache, redis_client
+from school_payments.adapters.clock import SystemClock
+from school_payments.adapters.observability import metrics
+from school_payments.adapters.observability.logging import configure_logging
+from school_payments.adapters.persistence.database import (
+    Database,
+    DatabaseSettings,
+    normalize_url,
+    redacted,
+)
+from school_payments.adapters.persistence.idempotency import SqlIdempotencyStore
+from school_payments.adapters.persistence.migrations import upgrade
+from school_payments.adapters.persistence.readers import (
+    SqlApiKeyReader,
+    SqlInvoiceReader,
+    SqlPaymentReader,
+    SqlSchoolReader,
+    SqlStudentReader,
+)
+from school_payments.adapters.persistence.reconcile import Discrepancy
+from school_payments.adapters.persistence.reconcile import reconcile as reconcile_database
+from school_payments.adapters.persistence.seed import SeedPlan, SeedReport
+from school_payments.adapters.persistence.seed import seed as seed_database
+from school_payments.adapters.persistence.statements import SqlStatementReader
+from school_payments.adapters.persistence.unit_of_work import SqlUnitOfWorkFactory
+from school_payments.adapters.resilience.circuit_breaker import BreakerState, CircuitBreaker
+from school_payments.adapters.web.app import create_api
+from school_payments.adapters.web.presenters import JsonStatementRenderer
+from school_payments.adapters.web.services import ApiServices, Commands, Queries
+from school_payments.application.authentication import Authenticator
+from school_payments.application.commands.api_keys import CreateApiKeyHandler, RevokeApiKeyHandler
+from school_payments.application.commands.invoices import (
+    CancelInvoiceHandler,
+    IssueInvoiceHandler,
+    ReviseInvoiceHandler,
+)
+from school_payments.application.commands.payments import RecordPaymentHandler
+from school_payments.application.commands.schools import (
+    CreateSchoolHandler,
+    DeleteSchoolHandler,
+    UpdateSchoolHandler,
+)
+from school_payments.application.commands.students import (
+    EnrollStudentHandler,
+    RemoveStudentHandler,
+    UpdateStudentHandler,
+)
+from school_payments.application.idempotency import IdempotencyGuard
+from school_payments.application.ports.cache import StatementCache
+from school_payments.application.ports.clock import Clock
+from school_payments.application.queries.resources import (
+    ApiKeyQueries,
+    InvoiceQueries,
+    PaymentQueries,
+    SchoolQueries,
+    StudentQueries,
+)
+from school_payments.application.queries.statements import StatementQueries
+from school_payments.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def database_for(settings: Settings) -> Database:
+    return Database(
+        DatabaseSettings(
+            url=settings.database_url,
+            pool_size=settings.database_pool_size,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+        )
+    )
+
+
+def _breaker_changed(old: BreakerState, new: BreakerState) -> None:
+    level = logging.WARNING if new is BreakerState.OPEN else logging.INFO
+    log.log(
+        level,
+        "circuit breaker state changed",
+        extra={"breaker": "redis", "from": old.value, "to": new.value},
+    )
+    metrics.breaker_changed(old, new)
+
+
+def statement_cache_for(settings: Settings) -> StatementCache:
+    """Redis when REDIS_URL is set; else in-process for one worker; off when TTL is 0."""
+    ttl = settings.statement_cache_ttl_seconds
+    if ttl == 0:
+        return DisabledStatementCache()
+    if settings.redis_url:
+        breaker = CircuitBreaker(
+            failure_threshold=settings.breaker_failure_threshold,
+            cooldown_seconds=settings.breaker_cooldown_seconds,
+            on_change=_breaker_changed,
+        )
+        client = redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
+        return RedisStatementCache(client, breaker, ttl_seconds=ttl)
+    if settings.workers > 1:
+        # Each worker would keep its own versions and serve entries older than another
+        # worker's write: without Redis, several workers mean no cache.
+        return DisabledStatementCache()
+    return InProcessStatementCache(ttl_seconds=ttl)
+
+
+@dataclass(frozen=True)
+class Assembly:
+    """Everything the service is made of, and how to release it."""
+
+    services: ApiServices
+    database: Database
+    cache: StatementCache
+
+    async def close(self) -> None:
+        await self.cache.close()
+        await self.database.dispose()
+
+
+def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
+    clock = clock or SystemClock()
+    database = database_for(settings)
+    cache = statement_cache_for(settings)
+    uow = SqlUnitOfWorkFactory(database, clock)
+    schools, students = SqlSchoolReader(database), SqlStudentReader(database)
+    keys = SqlApiKeyReader(database)
+    authenticator = None
+    if not settings.auth_disabled:
+        settings.require_authentication_setup()
+        assert settings.admin_api_key is not None
+        authenticator = Authenticator(
+            settings.admin_api_key, keys, cache_seconds=settings.api_key_cache_seconds
+        )
+    services = ApiServices(
+        commands=Commands(
+            create_school=CreateSchoolHandler(uow, clock),
+            update_school=UpdateSchoolHandler(uow, cache, clock),
+            delete_school=DeleteSchoolHandler(uow, cache),
+            enroll_student=EnrollStudentHandler(uow, cache, clock),
+            update_student=UpdateStudentHandler(uow, cache, clock),
+            remove_student=RemoveStudentHandler(uow, cache, clock),
+            issue_invoice=IssueInvoiceHandler(uow, cache, clock),
+            revise_invoice=ReviseInvoiceHandler(uow, cache, clock),
+            cancel_invoice=CancelInvoiceHandler(uow, cache, clock),
+            record_payment=RecordPaymentHandler(uow, cache, clock),
+            create_api_key=CreateApiKeyHandler(uow, clock),
+            revoke_api_key=RevokeApiKeyHandler(uow, clock),
+        ),
+        queries=Queries(
+            schools=SchoolQueries(schools),
+            students=StudentQueries(students),
+            invoices=InvoiceQueries(SqlInvoiceReader(database), clock),
+            payments=PaymentQueries(SqlPaymentReader(database)),
+            api_keys=ApiKeyQueries(keys, schools),
+            statements=StatementQueries(
+                SqlStatementReader(database), cache, JsonStatementRenderer(), clock
+            ),
+        ),
+        idempotency=IdempotencyGuard(SqlIdempotencyStore(database, clock), clock),
+        authenticator=authenticator,
+        database=database,
+        cache=cache,
+    )
+    return Assembly(services, database, cache)
+
+
+def build_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    on_close: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    assembly = assemble(settings, clock)
+
+    async def close() -> None:
+        await assembly.close()
+        if on_close is not None:
+            await on_close()
+
+    if settings.auth_disabled:
+        log.warning("authentication is switched off: every request acts as the operator")
+    log.info(
+        "service configured",
+        extra={
+            "database": redacted(assembly.database.url),
+            "cache": type(assembly.cache).__name__,
+            "workers": settings.workers,
+        },
+    )
+    return create_api(assembly.services, on_shutdown=close)
+
+
+def create_app() -> FastAPI:
+    """The ASGI application factory `serve` runs in each worker (configuration from the env)."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, secrets=[settings.admin_api_key or ""])
+    return build_app(settings)
+
+
+def migrate(settings: Settings) -> None:
+    """Applies every migration to the configured database (the SQLite file is created if needed)."""
+    upgrade(settings.database_url)
+    log.info(
+        "migrations applied", extra={"database": redacted(normalize_url(settings.database_url))}
+    )
+
+
+def seed(
+    settings: Settings,
+    *,
+    schools: int,
+    students: int,
+    invoices_per_student: int,
+    years: int,
+    random_seed: int,
+    progress: bool,
+) -> SeedReport:
+    """Loads demo data (migrations must have run); draws a progress bar on stderr."""
+    plan = SeedPlan(schools, students, invoices_per_student, years, random_seed)
+
+    async def run() -> SeedReport:
+        database = database_for(settings)
+        bar = tqdm(total=schools * students, unit="student", disable=not progress, file=sys.stderr)
+
+        def advance(students_done: int) -> None:
+            bar.update(students_done)
+
+        try:
+            return await seed_database(database, plan, on_progress=advance)
+        finally:
+            bar.close()
+            await database.dispose()
+
+    report = asyncio.run(run())
+    log.info(
+        "seeded",
+        extra={
+            "schools": [str(s) for s in report.school_ids],
+            "students": report.students,
+            "invoices": report.invoices,
+            "payments": report.payments,
+        },
+    )
+    return report
+
+
+def reconcile(settings: Settings) -> list[Discrepancy]:
+    """Checks every invariant; logs each discrepancy found (none is the only good answer)."""
+
+    async def run() -> list[Discrepancy]:
+        database = database_for(settings)
+        try:
+            return await reconcile_database(database)
+        finally:
+            await database.dispose()
+
+    found = asyncio.run(run())
+    for item in found:
+        log.error(
+            "reconciliation discrepancy",
+            extra={"check": item.check, "subject": item.subject, **item.detail},
+        )
+    log.info("reconciliation finished", extra={"discrepancies": len(found)})
+    return found

@@ -1,0 +1,96 @@
+"""Configuration from the environment: the contract's variables and a few operational knobs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+WORKERS_ENV = "SCHOOL_PAYMENTS_WORKERS"
+"""Set by `serve` for its workers: with several and no Redis, the in-process cache is off."""
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= 0:
+        raise ConfigurationError(f"{name} must be ≥ 0, got {raw!r}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    redis_url: str | None = None
+    statement_cache_ttl_seconds: int = 60
+    admin_api_key: str | None = field(default=None, repr=False)
+    auth_disabled: bool = False
+    log_level: str = "INFO"
+    workers: int = 1
+    breaker_failure_threshold: int = 5
+    breaker_cooldown_seconds: float = 5.0
+    redis_timeout_seconds: float = 0.25
+    database_pool_size: int = 10
+    database_statement_timeout_ms: int = 5_000
+    api_key_cache_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        level = env.get("LOG_LEVEL", "INFO").upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigurationError(
+                f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}"
+            )
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            statement_cache_ttl_seconds=_int(env, "STATEMENT_CACHE_TTL_SECONDS", 60),
+            admin_api_key=env.get("ADMIN_API_KEY") or None,
+            auth_disabled=_bool(env, "AUTH_DISABLED"),
+            log_level=level,
+            workers=_int(env, WORKERS_ENV, 1, minimum=1),
+            breaker_failure_threshold=_int(env, "CIRCUIT_BREAKER_FAILURE_THRESHOLD", 5, minimum=1),
+            breaker_cooldown_seconds=_float(env, "CIRCUIT_BREAKER_COOLDOWN_SECONDS", 5.0),
+            redis_timeout_seconds=_float(env, "REDIS_TIMEOUT_SECONDS", 0.25),
+            database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10, minimum=1),
+            database_statement_timeout_ms=_int(
+                env, "DATABASE_STATEMENT_TIMEOUT_MS", 5_000, minimum=1
+            ),
+            api_key_cache_seconds=_float(env, "API_KEY_CACHE_SECONDS", 5.0),
+        )
+
+    def require_authentication_setup(self) -> None:
+        """Secure by default: no operator key means no server, unless auth is off on purpose."""
+        if not self.admin_api_key and not self.auth_disabled:
+            raise ConfigurationError(
+                "ADMIN_API_KEY is not set. Set ADMIN_API_KEY to the operator's key, or switch"
+                " authentication off explicitly for local development with --no-auth"
+                " (AUTH_DISABLED=true)."
+            )
