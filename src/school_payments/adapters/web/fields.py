@@ -19,6 +19,7 @@ from school_payments.domain.errors import DomainError
 from school_payments.domain.money import MAX_AMOUNT
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?")
 
 
 def _text(value: str) -> str:
@@ -61,10 +62,10 @@ def _iso_date(value: Any) -> date:
 
 
 def _timestamp(value: Any) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         raise ValueError("must be an RFC 3339 timestamp string, e.g. 2026-11-24T10:00:00Z")
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())  # RFC 3339 allows a lower-case t and z
     except ValueError:
         raise ValueError("must be an RFC 3339 timestamp, e.g. 2026-11-24T10:00:00Z") from None
     if parsed.tzinfo is None:

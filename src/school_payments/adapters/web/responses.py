@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 import orjson
 from starlette.responses import Response
@@ -12,8 +13,15 @@ PROBLEM_TYPE = "tag:school-payments,2026:problem:{code}"
 _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
+def _fallback(value: Any) -> str:
+    # asyncpg hands back its own uuid.UUID subclass, which orjson does not serialize natively.
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, option=_OPTIONS)
+    return orjson.dumps(content, default=_fallback, option=_OPTIONS)
 
 
 class JsonResponse(Response):

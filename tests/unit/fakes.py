@@ -1,0 +1,393 @@
+"""In-memory implementations of the application's ports, honest about transactions.
+
+A unit of work stages a deep copy of the committed state when it is entered; its repositories
+read and write that copy; `commit()` publishes it; leaving the block without `commit()` throws
+it away. Repositories hand out copies, so a handler's change to an object is kept only if it
+saves it through the repository, as with the SQL adapters.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from school_payments.application.api_keys import ApiKey
+from school_payments.application.caller import Scope
+from school_payments.application.errors import IdempotencyClaimLostError
+from school_payments.application.pagination import Page, PageRequest
+from school_payments.application.ports.cache import (
+    CachedStatement,
+    CacheHealth,
+    CacheLookup,
+    CacheOutcome,
+    StatementKey,
+)
+from school_payments.application.ports.idempotency import IdempotencyClaim, StoredResponse
+from school_payments.application.read_models import SchoolStatement, StudentStatement
+from school_payments.domain.entities import Invoice, Payment, School, Student
+from school_payments.domain.errors import DuplicateExternalIdError, NotFoundError
+
+# -- the database ----------------------------------------------------------------------------
+
+
+@dataclass
+class State:
+    schools: dict[UUID, School] = field(default_factory=dict)
+    students: dict[UUID, Student] = field(default_factory=dict)
+    invoices: dict[UUID, Invoice] = field(default_factory=dict)
+    payments: dict[UUID, Payment] = field(default_factory=dict)
+    api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
+    responses: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
+
+
+class FakeDatabase:
+    """Committed state, plus helpers for tests to arrange it and read it back."""
+
+    def __init__(self) -> None:
+        self.committed = State()
+        self.commits = 0
+        self.units_opened = 0
+        self.lost_claims: set[UUID] = set()
+        """Claims another request has taken over: completing one fails."""
+
+    def given(self, *things: School | Student | Invoice | Payment | ApiKey) -> None:
+        """Puts objects straight into the committed state (arranging a test)."""
+        for thing in things:
+            table = {
+                School: self.committed.schools,
+                Student: self.committed.students,
+                Invoice: self.committed.invoices,
+                Payment: self.committed.payments,
+                ApiKey: self.committed.api_keys,
+            }[type(thing)]
+            stored = copy.deepcopy(thing)
+            if isinstance(stored, Invoice):
+                for payment in stored.payments or ():
+                    self.committed.payments[payment.id] = payment
+                stored.payments = None
+            table[thing.id] = stored  # type: ignore[index]
+
+    def invoice(self, invoice_id: UUID) -> Invoice:
+        return self.committed.invoices[invoice_id]
+
+    def payments_of(self, invoice_id: UUID) -> list[Payment]:
+        return [p for p in self.committed.payments.values() if p.invoice_id == invoice_id]
+
+    def unit_of_work(self, scope: Scope) -> FakeUnitOfWork:
+        """The UnitOfWorkFactory."""
+        self.units_opened += 1
+        return FakeUnitOfWork(self, scope)
+
+
+class FakeUnitOfWork:
+    def __init__(self, db: FakeDatabase, scope: Scope) -> None:
+        self._db = db
+        self._scope = scope
+        self._staged: State | None = None
+
+    @property
+    def staged(self) -> State:
+        if self._staged is None:
+            raise RuntimeError("the unit of work is used outside its `async with` block")
+        return self._staged
+
+    async def __aenter__(self) -> Self:
+        self._staged = copy.deepcopy(self._db.committed)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._staged = None  # whatever was not committed is rolled back
+
+    async def commit(self) -> None:
+        self._db.committed = copy.deepcopy(self.staged)
+        self._db.commits += 1
+
+    @property
+    def schools(self) -> FakeSchoolRepository:
+        return FakeSchoolRepository(self, self._scope)
+
+    @property
+    def students(self) -> FakeStudentRepository:
+        return FakeStudentRepository(self, self._scope)
+
+    @property
+    def invoices(self) -> FakeInvoiceRepository:
+        return FakeInvoiceRepository(self, self._scope)
+
+    @property
+    def api_keys(self) -> FakeApiKeyRepository:
+        return FakeApiKeyRepository(self, self._scope)
+
+    @property
+    def idempotency(self) -> FakeIdempotencyRecorder:
+        return FakeIdempotencyRecorder(self, self._db.lost_claims)
+
+
+# -- repositories ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Repository:
+    uow: FakeUnitOfWork
+    scope: Scope
+
+    @property
+    def state(self) -> State:
+        return self.uow.staged
+
+
+class FakeSchoolRepository(_Repository):
+    async def add(self, school: School) -> None:
+        self.state.schools[school.id] = copy.deepcopy(school)
+
+    async def get(self, school_id: UUID, *, for_update: bool = False) -> School:
+        school = self.state.schools.get(school_id)
+        if school is None or not self.scope.allows(school_id):
+            raise NotFoundError("school", school_id)
+        return copy.deepcopy(school)
+
+    async def update(self, school: School) -> None:
+        self.state.schools[school.id] = copy.deepcopy(school)
+
+    async def delete(self, school_id: UUID) -> None:
+        del self.state.schools[school_id]
+
+    async def has_students(self, school_id: UUID) -> bool:
+        return any(s.school_id == school_id for s in self.state.students.values())
+
+
+class FakeStudentRepository(_Repository):
+    def _ensure_unique(self, student: Student) -> None:
+        if student.external_id is None:
+            return
+        for other in self.state.students.values():
+            if (other.school_id, other.external_id) == (student.school_id, student.external_id):
+                if other.id != student.id:
+                    raise DuplicateExternalIdError(student.external_id)
+
+    async def add(self, student: Student) -> None:
+        self._ensure_unique(student)
+        self.state.students[student.id] = copy.deepcopy(student)
+
+    async def get(self, student_id: UUID, *, for_update: bool = False) -> Student:
+        student = self.state.students.get(student_id)
+        if student is None:
+            raise NotFoundError("student", student_id)
+        self.scope.require(student.school_id, "student", student_id)
+        return copy.deepcopy(student)
+
+    async def update(self, student: Student) -> None:
+        self._ensure_unique(student)
+        self.state.students[student.id] = copy.deepcopy(student)
+
+    async def delete(self, student_id: UUID) -> None:
+        del self.state.students[student_id]
+
+    async def has_invoices(self, student_id: UUID) -> bool:
+        return any(i.student_id == student_id for i in self.state.invoices.values())
+
+    async def ids_in_school(self, school_id: UUID) -> list[UUID]:
+        return [s.id for s in self.state.students.values() if s.school_id == school_id]
+
+
+class FakeInvoiceRepository(_Repository):
+    async def add(self, invoice: Invoice) -> None:
+        self.state.invoices[invoice.id] = replace(copy.deepcopy(invoice), payments=None)
+
+    async def get(
+        self, invoice_id: UUID, *, for_update: bool = False, with_payments: bool = False
+    ) -> Invoice:
+        invoice = self.state.invoices.get(invoice_id)
+        if invoice is None:
+            raise NotFoundError("invoice", invoice_id)
+        self.scope.require(invoice.school_id, "invoice", invoice_id)
+        found = copy.deepcopy(invoice)
+        if with_payments:
+            payments = self.state.payments.values()
+            found.payments = tuple(p for p in payments if p.invoice_id == invoice_id)
+        return found
+
+    async def update(self, invoice: Invoice) -> None:
+        self.state.invoices[invoice.id] = replace(copy.deepcopy(invoice), payments=None)
+
+    async def add_payment(self, invoice: Invoice, payment: Payment) -> None:
+        self.state.payments[payment.id] = payment
+        self.state.invoices[invoice.id] = replace(copy.deepcopy(invoice), payments=None)
+
+
+class FakeApiKeyRepository(_Repository):
+    async def add(self, key: ApiKey) -> None:
+        self.state.api_keys[key.id] = copy.deepcopy(key)
+
+    async def get(self, key_id: UUID) -> ApiKey:
+        key = self.state.api_keys.get(key_id)
+        if key is None:
+            raise NotFoundError("api key", key_id)
+        self.scope.require(key.school_id, "api key", key_id)
+        return copy.deepcopy(key)
+
+    async def update(self, key: ApiKey) -> None:
+        self.state.api_keys[key.id] = copy.deepcopy(key)
+
+
+class FakeIdempotencyRecorder:
+    """Stages the response with the work; a claim taken over by another request fails."""
+
+    def __init__(self, uow: FakeUnitOfWork, lost_claims: set[UUID]) -> None:
+        self._uow = uow
+        self._lost = lost_claims
+
+    async def complete(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
+        if claim.token in self._lost:
+            raise IdempotencyClaimLostError()
+        self._uow.staged.responses[(claim.scope, claim.key)] = response
+
+
+# -- the statement cache ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invalidation:
+    schools: frozenset[UUID]
+    students: frozenset[UUID]
+    commits_before: int
+    """How many commits the database had seen when the versions were moved on."""
+
+
+class FakeStatementCache:
+    """Versioned entries in dicts, recording invalidations; `bypass` makes it unavailable."""
+
+    def __init__(self, db: FakeDatabase | None = None, *, bypass: bool = False) -> None:
+        self._db = db
+        self.bypass = bypass
+        self.versions: dict[tuple[str, UUID], int] = {}
+        self.entries: dict[str, CachedStatement] = {}
+        self.lookups: list[StatementKey] = []
+        self.invalidations: list[Invalidation] = []
+
+    def slot_for(self, key: StatementKey) -> str:
+        version = self.versions.get((key.owner, key.owner_id), 0)
+        return f"{key.owner}:{{{key.owner_id}}}:statement:v{version}:{key.variant}"
+
+    async def lookup(self, key: StatementKey) -> CacheLookup:
+        self.lookups.append(key)
+        if self.bypass:
+            return CacheLookup(CacheOutcome.BYPASS)
+        slot = self.slot_for(key)
+        entry = self.entries.get(slot)
+        if entry is None:
+            return CacheLookup(CacheOutcome.MISS, None, slot)
+        return CacheLookup(CacheOutcome.HIT, entry, slot)
+
+    async def store(self, slot: str, entry: CachedStatement) -> None:
+        self.entries[slot] = entry
+
+    async def invalidate(
+        self, *, schools: Iterable[UUID] = (), students: Iterable[UUID] = ()
+    ) -> None:
+        schools, students = frozenset(schools), frozenset(students)
+        for owner, ids in (("school", schools), ("student", students)):
+            for owner_id in ids:
+                self.versions[(owner, owner_id)] = self.versions.get((owner, owner_id), 0) + 1
+        commits = self._db.commits if self._db is not None else 0
+        self.invalidations.append(Invalidation(schools, students, commits))
+
+    async def health(self) -> CacheHealth:
+        return CacheHealth("unavailable" if self.bypass else "ok", "CLOSED")
+
+    async def close(self) -> None:
+        self.entries.clear()
+
+
+# -- readers and renderer --------------------------------------------------------------------
+
+
+class FakeStatementReader:
+    """Serves prepared statements, respecting the caller's scope, and counts its calls."""
+
+    def __init__(self) -> None:
+        self.students: dict[UUID, StudentStatement] = {}
+        self.schools: dict[UUID, SchoolStatement] = {}
+        self.calls = 0
+        self.during_build: list[object] = []
+        """Callables (no arguments, maybe async) run while a statement is being built."""
+
+    async def _during(self) -> None:
+        for action in self.during_build:
+            result = action()  # type: ignore[operator]
+            if hasattr(result, "__await__"):
+                await result
+
+    async def student_statement(
+        self, scope: Scope, student_id: UUID, *, as_of: date | None, now: datetime
+    ) -> StudentStatement:
+        self.calls += 1
+        await self._during()
+        statement = self.students.get(student_id)
+        if statement is None or not scope.allows(statement.school.id):
+            raise NotFoundError("student", student_id)
+        return replace(statement, as_of=as_of or statement.school.today(now), generated_at=now)
+
+    async def school_statement(
+        self, scope: Scope, school_id: UUID, *, as_of: date | None, now: datetime, page: PageRequest
+    ) -> SchoolStatement:
+        self.calls += 1
+        await self._during()
+        statement = self.schools.get(school_id)
+        if statement is None or not scope.allows(school_id):
+            raise NotFoundError("school", school_id)
+        lines = statement.students.items
+        start = 0
+        if page.after is not None:
+            start = 1 + next(i for i, line in enumerate(lines) if line.student.id == page.after)
+        chosen = lines[start : start + page.limit]
+        more = start + page.limit < len(lines)
+        return replace(
+            statement,
+            as_of=as_of or statement.school.today(now),
+            generated_at=now,
+            students=Page(chosen, chosen[-1].student.id if more and chosen else None),
+        )
+
+
+class FakeRenderer:
+    """A readable document naming what was rendered, so tests can tell bodies apart."""
+
+    def student(self, statement: StudentStatement) -> bytes:
+        return (
+            f"student {statement.student.id} as of {statement.as_of}"
+            f" generated {statement.generated_at.isoformat()}"
+        ).encode()
+
+    def school(self, statement: SchoolStatement) -> bytes:
+        ids = ",".join(str(line.student.id) for line in statement.students.items)
+        return (
+            f"school {statement.school.id} as of {statement.as_of} students [{ids}]"
+            f" generated {statement.generated_at.isoformat()}"
+        ).encode()
+
+
+class FakeApiKeyReader:
+    """API keys by hash, counting lookups."""
+
+    def __init__(self, *keys: ApiKey) -> None:
+        self.keys = {key.key_hash: key for key in keys}
+        self.lookups = 0
+
+    async def list(self, school_id: UUID, page: PageRequest) -> Page[ApiKey]:
+        found = [k for k in self.keys.values() if k.school_id == school_id]
+        return Page(found[: page.limit], None)
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        self.lookups += 1
+        return copy.deepcopy(self.keys.get(key_hash))
