@@ -171,9 +171,12 @@ class FakeStudentRepository(_Repository):
         if student.external_id is None:
             return
         for other in self.state.students.values():
-            if (other.school_id, other.external_id) == (student.school_id, student.external_id):
-                if other.id != student.id:
-                    raise DuplicateExternalIdError(student.external_id)
+            same_code = (other.school_id, other.external_id) == (
+                student.school_id,
+                student.external_id,
+            )
+            if same_code and other.id != student.id:
+                raise DuplicateExternalIdError(student.external_id)
 
     async def add(self, student: Student) -> None:
         self._ensure_unique(student)

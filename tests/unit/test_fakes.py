@@ -30,10 +30,14 @@ async def test_leaving_the_block_without_commit_discards_the_changes() -> None:
 
 async def test_an_error_inside_the_block_discards_the_changes() -> None:
     db = FakeDatabase()
-    with pytest.raises(RuntimeError):
+
+    async def failing_work() -> None:
         async with db.unit_of_work(EVERY_SCHOOL) as uow:
             await uow.schools.add(a_school())
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await failing_work()
     assert db.committed.schools == {}
 
 

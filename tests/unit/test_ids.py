@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
@@ -32,8 +33,8 @@ def test_an_id_carries_the_current_unix_time_in_milliseconds() -> None:
 
 def test_ids_made_in_a_tight_loop_are_strictly_increasing_and_unique() -> None:
     made = [new_id() for _ in range(20_000)]
-    assert all(a < b for a, b in zip(made, made[1:], strict=False))
-    assert all(a.bytes < b.bytes for a, b in zip(made, made[1:], strict=False))
+    assert all(a < b for a, b in pairwise(made))
+    assert all(a.bytes < b.bytes for a, b in pairwise(made))
     assert len(set(made)) == len(made)
 
 
@@ -49,7 +50,7 @@ def test_more_ids_than_the_counter_holds_in_one_millisecond_still_increase(
     monkeypatch.setattr(ids, "time", SimpleNamespace(time_ns=lambda: frozen_ns))
     generate = ids._Uuid7()
     made = [generate() for _ in range(10_000)]
-    assert all(a < b for a, b in zip(made, made[1:], strict=False))
+    assert all(a < b for a, b in pairwise(made))
     assert all(m.version == 7 and m.variant == uuid.RFC_4122 for m in made)
     # The 12-bit counter overflows: later ids borrow the following milliseconds.
     assert _milliseconds(made[0]) == 1_790_000_000_000

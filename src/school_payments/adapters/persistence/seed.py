@@ -259,7 +259,7 @@ class _Generator:
                 "issued_at": issued,
                 "created_at": issued,
                 "updated_at": issued,
-                "cancelled_at": issued + timedelta(days=1) if cancelled else None,
+                "cancelled_at": min(issued + timedelta(days=1), self.now) if cancelled else None,
             }
         )
         balance = batch.balances.setdefault(

@@ -1,0 +1,272 @@
+"""The Redis statement cache: versioned keys, and a breaker so Redis never fails a read.
+
+Every test runs against a redis-server of its own (started on a free port) that it freezes
+(SIGSTOP), kills and restarts, and against the real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from school_payments.adapters.cache.memory_cache import (
+    DisabledStatementCache,
+    InProcessStatementCache,
+)
+from school_payments.adapters.cache.redis_cache import RedisStatementCache
+from school_payments.main import statement_cache_for
+from school_payments.settings import Settings
+from tests.support.api import Api, running_api, settings_for
+from tests.support.clock import FixedClock
+from tests.support.redis_server import RedisServer
+
+HANG_GUARD_SECONDS = (
+    10  # a request that takes this long has hung: the test fails instead of waiting
+)
+
+
+@asynccontextmanager
+async def cached_api(pg_url: str, server: RedisServer, clock: FixedClock) -> AsyncIterator[Api]:
+    settings = settings_for(
+        pg_url,
+        redis_url=server.url,
+        breaker_failure_threshold=2,
+        breaker_cooldown_seconds=0.3,
+    )
+    async with running_api(settings, clock) as api:
+        yield api
+
+
+def _breaker_state(api: Api) -> str:
+    cache = api.assembly.cache
+    assert isinstance(cache, RedisStatementCache)
+    return cache.breaker.state.value
+
+
+async def _billed_student(api: Api) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    school = await api.school()
+    student = await api.student(school["id"])
+    invoice = await api.invoice(student["id"], amount=10_000)
+    return school, student, invoice
+
+
+async def _get(api: Api, path: str) -> tuple[str, dict[str, Any]]:
+    response = await asyncio.wait_for(api.get(path), HANG_GUARD_SECONDS)
+    assert response.status_code == 200, response.text
+    return response.headers["x-cache"], response.json()
+
+
+async def _until_closed(api: Api, path: str) -> None:
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        await _get(api, path)
+        if _breaker_state(api) == "CLOSED":
+            return
+    pytest.fail("the breaker never closed again")
+
+
+async def test_a_statement_is_a_miss_then_a_hit_and_a_payment_is_visible_at_once(
+    pg_url: str, redis_server: RedisServer, clock: FixedClock
+) -> None:
+    async with cached_api(pg_url, redis_server, clock) as api:
+        school, student, invoice = await _billed_student(api)
+        student_path = f"/api/v1/students/{student['id']}/statement"
+        school_path = f"/api/v1/schools/{school['id']}/statement"
+        assert (await _get(api, student_path))[0] == "MISS"
+        assert (await _get(api, school_path))[0] == "MISS"
+        cache, first = await _get(api, student_path)
+        assert cache == "HIT"
+        assert (await _get(api, school_path))[0] == "HIT"
+
+        await api.payment(invoice["id"], amount=2_500)
+        cache, after = await _get(api, student_path)
+        assert (cache, after["totals"][0]["paid"]) == ("MISS", 2_500)
+        cache, school_after = await _get(api, school_path)
+        assert (cache, school_after["totals"][0]["paid"]) == ("MISS", 2_500)
+        assert first["totals"][0]["paid"] == 0
+        assert (await _get(api, student_path))[0] == "HIT"
+
+
+async def test_each_page_and_as_of_day_is_its_own_entry(
+    pg_url: str, redis_server: RedisServer, clock: FixedClock
+) -> None:
+    async with cached_api(pg_url, redis_server, clock) as api:
+        school, _, _ = await _billed_student(api)
+        await api.student(school["id"])
+        base = f"/api/v1/schools/{school['id']}/statement"
+        first_page = await _get(api, f"{base}?limit=1")
+        assert first_page[0] == "MISS"
+        cursor = first_page[1]["students"]["next_cursor"]
+        assert (await _get(api, f"{base}?limit=1&cursor={cursor}"))[0] == "MISS"
+        assert (await _get(api, f"{base}?limit=1"))[0] == "HIT"
+        assert (await _get(api, f"{base}?as_of=2026-11-01"))[0] == "MISS"
+        assert (await _get(api, f"{base}?as_of=2026-11-01"))[0] == "HIT"
+
+
+async def test_an_evicted_version_never_makes_an_older_entry_current_again(
+    pg_url: str, redis_server: RedisServer, clock: FixedClock
+) -> None:
+    async with cached_api(pg_url, redis_server, clock) as api:
+        _, student, invoice = await _billed_student(api)
+        path = f"/api/v1/students/{student['id']}/statement"
+        await _get(api, path)  # stored under the first version
+        await api.payment(invoice["id"], amount=1_000)
+        await _get(api, path)  # stored under the next one
+        client = redis.Redis.from_url(redis_server.url)
+        try:
+            version_key = f"student:{{{student['id']}}}:statement:version"
+            before = int(await client.get(version_key))
+            await client.delete(version_key)  # as if evicted under memory pressure
+            cache, body = await _get(api, path)
+            after = int(await client.get(version_key))
+        finally:
+            await client.aclose()
+        assert cache == "MISS"
+        assert after > before
+        assert body["totals"][0]["paid"] == 1_000
+
+
+async def test_statements_survive_a_frozen_redis_and_the_cache_returns_after_it_thaws(
+    pg_url: str, redis_server: RedisServer, clock: FixedClock
+) -> None:
+    async with cached_api(pg_url, redis_server, clock) as api:
+        _, student, invoice = await _billed_student(api)
+        path = f"/api/v1/students/{student['id']}/statement"
+        await _get(api, path)
+        assert (await _get(api, path))[0] == "HIT"
+
+        redis_server.freeze()
+        try:
+            outcomes = []
+            for _ in range(4):
+                cache, body = await _get(api, path)
+                outcomes.append(cache)
+                assert body["totals"][0]["outstanding"] == 10_000
+            assert outcomes == ["BYPASS"] * 4
+            assert _breaker_state(api) in ("OPEN", "HALF_OPEN")
+            # A write while Redis is frozen cannot move the version on; the cache must not serve
+            # the older entry once Redis is back.
+            await api.payment(invoice["id"], amount=4_000)
+            cache, body = await _get(api, path)
+            assert (cache, body["totals"][0]["paid"]) == ("BYPASS", 4_000)
+        finally:
+            redis_server.thaw()
+
+        await _until_closed(api, path)
+        cache, body = await _get(api, path)
+        assert body["totals"][0]["paid"] == 4_000
+        assert cache in ("MISS", "HIT")
+        assert (await _get(api, path))[0] == "HIT"
+        assert (await _get(api, path))[1]["totals"][0]["paid"] == 4_000
+
+
+async def test_statements_survive_a_killed_redis_and_the_cache_returns_after_a_restart(
+    pg_url: str, redis_server: RedisServer, clock: FixedClock
+) -> None:
+    async with cached_api(pg_url, redis_server, clock) as api:
+        school, _, invoice = await _billed_student(api)
+        path = f"/api/v1/schools/{school['id']}/statement"
+        await _get(api, path)
+        redis_server.kill()
+        for _ in range(3):
+            cache, body = await _get(api, path)
+            assert (cache, body["totals"][0]["invoiced"]) == ("BYPASS", 10_000)
+        assert _breaker_state(api) in ("OPEN", "HALF_OPEN")
+        ready = (await api.client.get("/readyz")).json()
+        assert ready["database"] == "ok"
+        assert ready["cache"] == "unavailable"
+        await api.payment(invoice["id"], amount=10_000)
+
+        redis_server.start()
+        await _until_closed(api, path)
+        assert (await _get(api, path))[1]["totals"][0]["paid"] == 10_000
+        cache, _ = await _get(api, path)
+        assert cache == "HIT"
+        ready = (await api.client.get("/readyz")).json()
+        assert (ready["cache"], ready["circuit_breaker"]) == ("ok", "CLOSED")
+
+
+async def test_a_payment_through_one_instance_is_visible_through_another(
+    pg_url: str, redis_server: RedisServer, clock: FixedClock
+) -> None:
+    async with (
+        cached_api(pg_url, redis_server, clock) as first,
+        cached_api(pg_url, redis_server, clock) as second,
+    ):
+        school, student, invoice = await _billed_student(first)
+        student_path = f"/api/v1/students/{student['id']}/statement"
+        school_path = f"/api/v1/schools/{school['id']}/statement"
+        for api in (first, second, first, second):
+            await _get(api, student_path)
+            await _get(api, school_path)
+        assert (await _get(second, student_path))[0] == "HIT"
+
+        await first.payment(invoice["id"], amount=3_000)
+        for path in (student_path, school_path):
+            cache, body = await _get(second, path)
+            assert (cache, body["totals"][0]["paid"]) == ("MISS", 3_000)
+        assert (await _get(first, student_path))[0] == "HIT"  # second stored the fresh one
+
+
+async def test_a_cached_statement_is_not_served_to_another_school(
+    pg_url: str, redis_server: RedisServer, clock: FixedClock
+) -> None:
+    async with cached_api(pg_url, redis_server, clock) as api:
+        _, student, _ = await _billed_student(api)
+        other = await api.school()
+        other_key = await api.school_key(other["id"])
+        path = f"/api/v1/students/{student['id']}/statement"
+        await _get(api, path)
+        assert (await _get(api, path))[0] == "HIT"
+        response = await api.get(path, key=other_key)
+        assert response.status_code == 404
+        assert "x-cache" not in response.headers
+
+
+async def test_a_zero_ttl_disables_the_cache(pg_url: str, clock: FixedClock) -> None:
+    async with running_api(settings_for(pg_url, statement_cache_ttl_seconds=0), clock) as api:
+        _, student, _ = await _billed_student(api)
+        path = f"/api/v1/students/{student['id']}/statement"
+        assert [(await _get(api, path))[0] for _ in range(2)] == ["BYPASS", "BYPASS"]
+        ready = (await api.client.get("/readyz")).json()
+        assert ready["cache"] == "disabled"
+
+
+async def test_a_cached_statement_for_today_goes_stale_at_the_schools_midnight(
+    pg_url: str, redis_server: RedisServer, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 24, 5, 59, tzinfo=UTC))  # 23:59 on the 23rd in Mexico City
+    async with cached_api(pg_url, redis_server, clock) as api:
+        school = await api.school(timezone="America/Mexico_City")
+        student = await api.student(school["id"])
+        await api.invoice(student["id"], due_date="2026-11-23")
+        path = f"/api/v1/students/{student['id']}/statement"
+        cache, before = await _get(api, path)
+        assert (cache, before["as_of"], before["invoices"][0]["status"]) == (
+            "MISS",
+            "2026-11-23",
+            "PENDING",
+        )
+        assert (await _get(api, path))[0] == "HIT"
+        clock.set(datetime(2026, 11, 24, 6, 1, tzinfo=UTC))  # 00:01 on the 24th there
+        cache, after = await _get(api, path)
+        assert (cache, after["as_of"], after["invoices"][0]["status"]) == (
+            "MISS",
+            "2026-11-24",
+            "OVERDUE",
+        )
+
+
+def test_several_workers_without_redis_run_without_a_cache() -> None:
+    assert isinstance(statement_cache_for(Settings(workers=1)), InProcessStatementCache)
+    assert isinstance(statement_cache_for(Settings(workers=2)), DisabledStatementCache)
+    assert isinstance(
+        statement_cache_for(Settings(workers=2, redis_url="redis://127.0.0.1:1/0")),
+        RedisStatementCache,
+    )
