@@ -102,7 +102,10 @@ def configure_logging(
         named.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    logging.captureWarnings(True)  # SQLAlchemy and library warnings become JSON lines too
+    # SQLAlchemy and library warnings become JSON lines too (reset first: re-configuring must
+    # re-install the hook even if something restored `warnings.showwarning` meanwhile).
+    logging.captureWarnings(False)
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
