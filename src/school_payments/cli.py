@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -82,19 +83,30 @@ def _migrate(settings: Settings) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from school_payments import main as composition
 
     settings.require_authentication_setup()
     if args.workers < 1:
         raise ConfigurationError("--workers must be at least 1")
     os.environ[WORKERS_ENV] = str(args.workers)
+    metrics_dir = None
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers share their metrics through files in this directory.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="school-payments-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="school-payments-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     if args.migrate:
         composition.migrate(settings)
+    try:
+        _run_uvicorn(args)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace) -> None:
+    import uvicorn
+
     uvicorn.run(
         "school_payments.main:create_app",
         factory=True,
@@ -108,7 +120,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
-    return 0
 
 
 def _seed(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -62,6 +64,7 @@ from school_payments.application.commands.students import (
     RemoveStudentHandler,
     UpdateStudentHandler,
 )
+from school_payments.application.errors import DatabaseUnavailableError
 from school_payments.application.idempotency import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
@@ -178,6 +181,21 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
     return Assembly(services, database, cache)
 
 
+IDEMPOTENCY_PURGE_SECONDS = 15 * 60
+
+
+async def _purge_idempotency_keys(guard: IdempotencyGuard) -> None:
+    """Every quarter of an hour (with jitter, so workers spread out), forget expired keys."""
+    while True:
+        await asyncio.sleep(IDEMPOTENCY_PURGE_SECONDS * (0.5 + random.random()))  # noqa: S311
+        try:
+            purged = await guard.purge_expired()
+        except DatabaseUnavailableError:
+            continue  # the next round will do it
+        if purged:
+            log.info("expired idempotency keys purged", extra={"count": purged})
+
+
 def build_app(
     settings: Settings,
     clock: Clock | None = None,
@@ -188,6 +206,7 @@ def build_app(
 
     async def close() -> None:
         await assembly.close()
+        metrics.worker_exited(os.getpid())
         if on_close is not None:
             await on_close()
 
@@ -201,7 +220,10 @@ def build_app(
             "workers": settings.workers,
         },
     )
-    return create_api(assembly.services, on_shutdown=close)
+    guard = assembly.services.idempotency
+    return create_api(
+        assembly.services, on_shutdown=close, background=[lambda: _purge_idempotency_keys(guard)]
+    )
 
 
 def create_app() -> FastAPI:

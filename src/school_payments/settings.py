@@ -66,7 +66,7 @@ class Settings:
         level = env.get("LOG_LEVEL", "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigurationError(
-                f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}"
+                f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}"
             )
         return cls(
             database_url=env.get("DATABASE_URL") or None,

@@ -137,11 +137,22 @@ def test_the_services_are_configured_only_through_variables_the_service_reads() 
         unknown = set(service(name)["environment"]) - known
         assert not unknown, f"{name} sets variables the service never reads: {unknown}"
     api = service("api")["environment"]
-    assert make_url(api["DATABASE_URL"]).host == "postgres"
-    assert make_url(api["DATABASE_URL"]).drivername == "postgresql"
     assert api["REDIS_URL"] == "redis://redis:6379/0"
     with pytest.raises(AssertionError, match=re.escape("set ADMIN_API_KEY in .env")):
         interpolate(api["ADMIN_API_KEY"], {})
+
+
+def test_both_services_reach_the_compose_postgres_with_its_own_credentials() -> None:
+    dotenv = {"POSTGRES_PASSWORD": "s3cret"}
+    postgres = {k: interpolate(v, dotenv) for k, v in service("postgres")["environment"].items()}
+    for name in ("migrate", "api"):
+        url = make_url(interpolate(service(name)["environment"]["DATABASE_URL"], dotenv))
+        assert (url.drivername, url.host, url.port) == ("postgresql", "postgres", 5432)
+        assert (url.username, url.password, url.database) == (
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_PASSWORD"],
+            postgres["POSTGRES_DB"],
+        )
 
 
 def test_the_env_example_names_every_variable_the_service_reads() -> None:

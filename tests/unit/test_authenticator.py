@@ -17,9 +17,10 @@ from school_payments.application.api_keys import (
 from school_payments.application.authentication import MAX_KEY_LENGTH, Authenticator
 from school_payments.application.caller import OPERATOR, Caller
 from school_payments.domain.ids import new_id
+from school_payments.settings import ConfigurationError, Settings
 from tests.support.clock import FakeMonotonic
 from tests.unit.builders import NOW
-from tests.unit.fakes import FakeApiKeyReader
+from tests.unit.fake_readers import FakeApiKeyReader
 
 OPERATOR_KEY = "operator-key-0123456789"
 CACHE_SECONDS = 5.0
@@ -71,6 +72,24 @@ async def test_a_school_key_authenticates_as_its_school_scoped_by_the_key_id() -
 )
 async def test_unknown_or_nearly_right_keys_are_not_recognised(presented: str) -> None:
     assert await an_authenticator(FakeApiKeyReader()).authenticate(presented) is None
+
+
+async def test_any_operator_key_the_settings_accept_lets_the_operator_in() -> None:
+    # The contract puts no length limit on ADMIN_API_KEY; `openssl rand -hex 128` gives 256
+    # characters. Refusing to start with such a key (naming the variable) would be fine too;
+    # accepting it at start and then answering 401 to every operator request is not.
+    long_key = secrets.token_hex(128)
+    refusal: str | None = None
+    try:
+        settings = Settings.from_env({"ADMIN_API_KEY": long_key})
+    except ConfigurationError as refused:
+        refusal = str(refused)
+    if refusal is not None:
+        assert "ADMIN_API_KEY" in refusal
+        return
+    assert settings.admin_api_key == long_key
+    authenticator = Authenticator(long_key, FakeApiKeyReader())
+    assert await authenticator.authenticate(long_key) == OPERATOR
 
 
 async def test_an_overlong_key_is_refused_without_asking_the_reader() -> None:

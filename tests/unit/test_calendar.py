@@ -46,8 +46,8 @@ instants = st.datetimes(
 days = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # -- today --------------------------------------------------------------------------------------

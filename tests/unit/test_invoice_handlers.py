@@ -22,7 +22,7 @@ from school_payments.application.commands.payments import RecordPayment, RecordP
 from school_payments.application.errors import IdempotencyClaimLostError
 from school_payments.application.idempotency import Idempotent
 from school_payments.application.ports.idempotency import IdempotencyClaim, StoredResponse
-from school_payments.domain.entities import InvoiceStatus, School, Student
+from school_payments.domain.entities import InvoiceStatus, Payment, School, Student
 from school_payments.domain.errors import (
     CurrencyMismatchError,
     CurrencyRequiredError,
@@ -246,7 +246,9 @@ async def test_a_school_key_cannot_pay_another_school_s_invoice(world: World) ->
 async def test_a_payment_commits_together_with_its_idempotent_response(world: World) -> None:
     invoice_id = given_an_invoice(world)
     claim = IdempotencyClaim(scope="operator", key="k-1", token=uuid4())
-    idempotent = Idempotent(claim, lambda p: StoredResponse(201, str(p.id).encode()))
+    idempotent: Idempotent[Payment] = Idempotent(
+        claim, lambda p: StoredResponse(201, str(p.id).encode())
+    )
     payment = await world.record()(a_payment(invoice_id), OPERATOR, idempotent)
     assert world.db.committed.responses[("operator", "k-1")].body == str(payment.id).encode()
 
@@ -255,7 +257,7 @@ async def test_a_payment_whose_idempotency_claim_was_lost_is_rolled_back(world: 
     invoice_id = given_an_invoice(world)
     claim = IdempotencyClaim(scope="operator", key="k-1", token=uuid4())
     world.db.lost_claims.add(claim.token)
-    idempotent = Idempotent(claim, lambda p: StoredResponse(201, b"{}"))
+    idempotent: Idempotent[Payment] = Idempotent(claim, lambda p: StoredResponse(201, b"{}"))
     with pytest.raises(IdempotencyClaimLostError):
         await world.record()(a_payment(invoice_id), OPERATOR, idempotent)
     assert world.db.payments_of(invoice_id) == []

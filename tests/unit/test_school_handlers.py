@@ -1,4 +1,4 @@
-"""Schools, students and API keys, over in-memory fakes."""
+"""Schools and students, over in-memory fakes."""
 
 from __future__ import annotations
 
@@ -7,14 +7,7 @@ from typing import Any
 
 import pytest
 
-from school_payments.application.api_keys import KEY_PREFIX, ApiKey, hash_secret
 from school_payments.application.caller import OPERATOR, Caller
-from school_payments.application.commands.api_keys import (
-    CreateApiKey,
-    CreateApiKeyHandler,
-    RevokeApiKey,
-    RevokeApiKeyHandler,
-)
 from school_payments.application.commands.schools import (
     CreateSchool,
     CreateSchoolHandler,
@@ -42,25 +35,9 @@ from school_payments.domain.errors import (
     UnknownCurrencyError,
     UnknownTimezoneError,
 )
-from school_payments.domain.ids import new_id
 from tests.support.clock import FixedClock
 from tests.unit.builders import NOW, a_school, a_student, an_invoice
 from tests.unit.fakes import FakeDatabase, FakeStatementCache
-
-
-@pytest.fixture
-def db() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
-def cache(db: FakeDatabase) -> FakeStatementCache:
-    return FakeStatementCache(db)
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
 
 
 def school_caller(school: School) -> Caller:
@@ -71,10 +48,6 @@ def given_a_school(db: FakeDatabase, **fields: Any) -> School:
     school = a_school(**fields)
     db.given(school)
     return school
-
-
-def an_api_key(school: School) -> ApiKey:
-    return ApiKey(new_id(), school.id, "spk_abcdef", hash_secret("spk_x"), NOW)
 
 
 # -- schools ------------------------------------------------------------------------------------
@@ -259,71 +232,3 @@ async def test_a_school_key_cannot_remove_another_school_s_student(
         await handler(RemoveStudent(student.id), school_caller(given_a_school(db)))
     assert student.id in db.committed.students
     assert cache.invalidations == []
-
-
-# -- API keys -----------------------------------------------------------------------------------
-
-
-async def test_a_new_api_key_is_stored_only_as_a_hash_of_its_secret(
-    db: FakeDatabase, clock: FixedClock
-) -> None:
-    school = given_a_school(db)
-    issued = await CreateApiKeyHandler(db.unit_of_work, clock)(CreateApiKey(school.id), OPERATOR)
-    stored = db.committed.api_keys[issued.key.id]
-    assert issued.secret.startswith(KEY_PREFIX)
-    assert len(issued.secret) >= len(KEY_PREFIX) + 40
-    assert stored.key_hash == hash_secret(issued.secret)
-    assert issued.secret not in repr(db.committed)
-    assert issued.secret.startswith(stored.prefix)
-    assert (stored.school_id, stored.created_at, stored.revoked_at) == (school.id, NOW, None)
-
-
-async def test_two_api_keys_never_share_a_secret(db: FakeDatabase, clock: FixedClock) -> None:
-    school = given_a_school(db)
-    handler = CreateApiKeyHandler(db.unit_of_work, clock)
-    first = await handler(CreateApiKey(school.id), OPERATOR)
-    second = await handler(CreateApiKey(school.id), OPERATOR)
-    assert first.secret != second.secret
-    assert first.key.key_hash != second.key.key_hash
-
-
-async def test_a_school_key_may_not_create_api_keys_even_for_its_own_school(
-    db: FakeDatabase, clock: FixedClock
-) -> None:
-    school = given_a_school(db)
-    with pytest.raises(ForbiddenError):
-        await CreateApiKeyHandler(db.unit_of_work, clock)(
-            CreateApiKey(school.id), school_caller(school)
-        )
-    assert db.committed.api_keys == {}
-
-
-async def test_an_api_key_for_an_unknown_school_is_refused(
-    db: FakeDatabase, clock: FixedClock
-) -> None:
-    with pytest.raises(NotFoundError):
-        await CreateApiKeyHandler(db.unit_of_work, clock)(CreateApiKey(new_id()), OPERATOR)
-    assert db.committed.api_keys == {}
-
-
-async def test_the_operator_revokes_a_key_once_keeping_the_first_revocation_time(
-    db: FakeDatabase, clock: FixedClock
-) -> None:
-    key = an_api_key(given_a_school(db))
-    db.given(key)
-    handler = RevokeApiKeyHandler(db.unit_of_work, clock)
-    await handler(RevokeApiKey(key.id), OPERATOR)
-    clock.advance(hours=1)
-    await handler(RevokeApiKey(key.id), OPERATOR)
-    assert db.committed.api_keys[key.id].revoked_at == NOW
-
-
-async def test_a_school_key_may_not_revoke_keys(db: FakeDatabase, clock: FixedClock) -> None:
-    school = given_a_school(db)
-    key = an_api_key(school)
-    db.given(key)
-    with pytest.raises(ForbiddenError):
-        await RevokeApiKeyHandler(db.unit_of_work, clock)(
-            RevokeApiKey(key.id), school_caller(school)
-        )
-    assert db.committed.api_keys[key.id].revoked_at is None

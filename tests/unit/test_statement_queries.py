@@ -23,7 +23,8 @@ from school_payments.domain.errors import InvalidValueError, NotFoundError
 from school_payments.domain.ids import new_id
 from tests.support.clock import FixedClock
 from tests.unit.builders import a_school, a_student
-from tests.unit.fakes import FakeRenderer, FakeStatementCache, FakeStatementReader
+from tests.unit.fake_readers import FakeRenderer, FakeStatementReader
+from tests.unit.fakes import FakeStatementCache
 
 
 @dataclass

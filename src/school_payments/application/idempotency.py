@@ -73,3 +73,7 @@ class IdempotencyGuard:
 
     async def record_refusal(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
         await self._store.record(claim, response)
+
+    async def purge_expired(self) -> int:
+        """Forgets keys past their 24 hours, so the table holds one day of keys, not all time."""
+        return await self._store.purge_expired(self._clock.now(), self._retention)

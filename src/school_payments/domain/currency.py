@@ -1,7 +1,7 @@
 """ISO 4217 currencies and their minor-unit exponents.
 
-The table is ours on purpose: Babel and pycountry disagree with ISO 4217 on several exponents
-(e.g. COP, HUF, ISK), and an amount's meaning depends on it.
+The table is ours on purpose: the libraries that carry exponents (Babel, from CLDR) disagree with
+ISO 4217 on several currencies, and an amount's meaning depends on it.
 Source: ISO 4217 list one, active codes.
 """
 

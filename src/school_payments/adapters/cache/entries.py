@@ -44,5 +44,5 @@ def decode(raw: bytes) -> CachedStatement | None:
             timezone=str(fields["tz"]),
             body=body,
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         return None

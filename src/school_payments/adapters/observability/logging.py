@@ -22,7 +22,7 @@ SERVICE = "school-payments"
 
 _API_KEY = re.compile(r"spk_[A-Za-z0-9_-]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
-_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/\s:@]*:)[^@\s/]+@")
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/\s:@]*:)[^@\s]+@")
 
 
 class SecretMasker:
@@ -57,6 +57,7 @@ _FIRST = ("timestamp", "level", "message", "service", "request_id", "trace_id")
 
 
 def _standard_fields_first(_logger: Any, _name: str, event: EventDict) -> EventDict:
+    event.pop("color_message", None)  # uvicorn's copy of the message with terminal colours
     ordered = {key: event.pop(key, None) for key in _FIRST}
     ordered.update(event)
     return ordered

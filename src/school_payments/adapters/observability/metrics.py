@@ -43,6 +43,12 @@ def breaker_changed(_old: BreakerState, new: BreakerState) -> None:
     BREAKER_STATE.labels("redis").set(_BREAKER_VALUES[new])
 
 
+def worker_exited(pid: int) -> None:
+    """Lets the other workers' metrics page drop this process's live gauges."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
 def exposition() -> tuple[bytes, str]:
     """The metrics page: this process's registry, or every worker's in multiprocess mode."""
     if os.environ.get(MULTIPROCESS_ENV):

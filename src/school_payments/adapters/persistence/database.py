@@ -84,9 +84,11 @@ class Queries:
         self.connection = connection
         self.dialect = connection.dialect.name
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
+    async def execute(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> CursorResult[Any]:
         try:
-            return await self.connection.execute(statement)
+            return await self.connection.execute(statement, parameters)
         except Exception as error:
             if is_unavailable(error):
                 raise DatabaseUnavailableError() from error

@@ -138,7 +138,6 @@ class SqlIdempotencyStore:
             await q.connection.commit()
 
     async def purge_expired(self, now: datetime, retention: timedelta) -> int:
-        """Deletes records past retention; returns how many."""
         async with self._database.transaction() as q:
             result = await q.execute(delete(keys).where(keys.c.created_at <= now - retention))
             await q.connection.commit()

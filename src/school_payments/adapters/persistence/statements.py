@@ -4,20 +4,24 @@ Two ways to the same figures:
 - *today* (no `as_of`): closed invoices come from `student_balances` (kept in step by the write
   side) and only open invoices are scanned, so the cost follows open invoices and the page size,
   not years of paid history;
-- *as of a past day*: invoices issued and payments made before the cut-off are aggregated
-  from the raw rows (this grows with history; it is the rarer question).
-Both feed the same aggregate expressions, and the tests hold both against an oracle.
+- *as of a past day*: invoices issued and payments made before the cut-off are aggregated from
+  the raw rows (this grows with history; it is the rarer question).
+Both are built from the same aggregate expressions, and the tests hold both against an oracle.
+
+Statements are built once per shape with bound parameters (`:owner`, `:day`, `:cutoff`…), so a
+request only binds values: building SQLAlchemy expressions per request cost more than the query.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy import Date, Uuid, and_, bindparam, case, func, literal, select, text
+from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from school_payments.adapters.persistence.database import Database, Queries
 from school_payments.adapters.persistence.mapping import (
@@ -37,6 +41,7 @@ from school_payments.adapters.persistence.tables import (
     student_balances,
     students,
 )
+from school_payments.adapters.persistence.types import UtcDateTime
 from school_payments.application.caller import Scope
 from school_payments.application.pagination import Page, PageRequest
 from school_payments.application.read_models import (
@@ -54,6 +59,28 @@ from school_payments.domain.errors import NotFoundError
 from school_payments.domain.money import Money
 
 OPEN = (InvoiceStatus.PENDING.value, InvoiceStatus.PARTIALLY_PAID.value)
+Owner = Literal["school", "student", "students"]
+"""Whose figures: one school (`:owner`), one student (`:owner`), or a page (`:owners`)."""
+
+DAY = bindparam("day", type_=Date)
+B30, B60, B90 = (bindparam(name, type_=Date) for name in ("b30", "b60", "b90"))
+CUTOFF = bindparam("cutoff", type_=UtcDateTime())
+OWNER = bindparam("owner", type_=Uuid())
+OWNERS = bindparam("owners", type_=Uuid(), expanding=True)
+
+
+def _owned(owner: Owner, school_column: Any, student_column: Any) -> ColumnElement[bool]:
+    if owner == "school":
+        return school_column == OWNER  # type: ignore[no-any-return]
+    if owner == "student":
+        return student_column == OWNER  # type: ignore[no-any-return]
+    return student_column.in_(OWNERS)  # type: ignore[no-any-return]
+
+
+def _day_params(day: date) -> dict[str, date]:
+    b30, b60, b90 = aging_boundaries(day)
+    return {"day": day, "b30": b30, "b60": b60, "b90": b90}
+
 
 # -- the figures, as aggregate expressions over "lines" ----------------------------------------
 # A lines subquery has one row per invoice: student_id, currency, amount, paid (as of the
@@ -68,14 +95,13 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.count().filter(condition)
 
 
-def _aggregates(lines: Subquery, day: date) -> list[ColumnElement[Any]]:
-    """Every per-currency figure of the contract, judged on `day` (labels are read back below)."""
+def _aggregates(lines: Subquery) -> list[ColumnElement[Any]]:
+    """Every per-currency figure of the contract, judged on `:day` (labels are read back below)."""
     c = lines.c
     live = c.cancelled == 0
     owing = live & (c.paid < c.amount)
-    late = c.due_date < day
+    late = c.due_date < DAY
     remaining = c.amount - c.paid
-    b30, b60, b90 = aging_boundaries(day)
     return [
         _sum(c.amount, live).label("invoiced"),
         _sum(c.paid, live).label("paid"),
@@ -87,55 +113,200 @@ def _aggregates(lines: Subquery, day: date) -> list[ColumnElement[Any]]:
         _count(owing & late).label("overdue_count"),
         _count(~live).label("cancelled_count"),
         _sum(remaining, owing & ~late).label("aging_current"),
-        _sum(remaining, owing & late & (c.due_date >= b30)).label("aging_1_30"),
-        _sum(remaining, owing & (c.due_date < b30) & (c.due_date >= b60)).label("aging_31_60"),
-        _sum(remaining, owing & (c.due_date < b60) & (c.due_date >= b90)).label("aging_61_90"),
-        _sum(remaining, owing & (c.due_date < b90)).label("aging_over_90"),
-        func.count(c.student_id.distinct()).label("student_count"),
+        _sum(remaining, owing & late & (c.due_date >= B30)).label("aging_1_30"),
+        _sum(remaining, owing & (c.due_date < B30) & (c.due_date >= B60)).label("aging_31_60"),
+        _sum(remaining, owing & (c.due_date < B60) & (c.due_date >= B90)).label("aging_61_90"),
+        _sum(remaining, owing & (c.due_date < B90)).label("aging_over_90"),
     ]
 
 
-def _paid_as_of(pay_owner: ColumnElement[bool], cutoff: datetime) -> Subquery:
-    """Per invoice, what its payments made before `cutoff` add up to."""
+def _paid_since(owner: Owner) -> Subquery:
+    """Per invoice, what its payments made at or after `:cutoff` add up to.
+
+    What an invoice had been paid at the cut-off is its `amount_paid` minus these (the two agree
+    because `amount_paid` is the sum of its payments, which reconciliation checks). Reading the
+    later payments through the (school_id, paid_at) index costs what happened since the day,
+    not the school's whole history of payments.
+    """
     return (
         select(payments.c.invoice_id, func.sum(payments.c.amount).label("paid"))
-        .where(pay_owner, payments.c.paid_at < cutoff)
+        .where(
+            _owned(owner, payments.c.school_id, payments.c.student_id),
+            payments.c.paid_at >= CUTOFF,
+        )
         .group_by(payments.c.invoice_id)
-        .subquery("paid_as_of")
+        .subquery("paid_since")
     )
 
 
-def _lines_as_of(
-    owner: ColumnElement[bool], pay_owner: ColumnElement[bool], cutoff: datetime | None
-) -> Subquery:
-    """Invoices matching `owner` as they stood at `cutoff` (None: as they stand now)."""
-    if cutoff is None:
-        return (
-            select(
-                invoices.c.student_id,
-                invoices.c.currency,
-                invoices.c.amount,
-                invoices.c.amount_paid.label("paid"),
-                case((invoices.c.status == "CANCELLED", 1), else_=0).label("cancelled"),
-                invoices.c.due_date,
-            )
-            .where(owner)
-            .subquery("lines")
-        )
-    paid = _paid_as_of(pay_owner, cutoff)
+def _lines_as_of(owner: Owner) -> Subquery:
+    """The owner's invoices as they stood at `:cutoff`."""
+    since = _paid_since(owner)
     return (
         select(
             invoices.c.student_id,
             invoices.c.currency,
             invoices.c.amount,
-            func.coalesce(paid.c.paid, 0).label("paid"),
-            case((invoices.c.cancelled_at < cutoff, 1), else_=0).label("cancelled"),
+            (invoices.c.amount_paid - func.coalesce(since.c.paid, 0)).label("paid"),
+            case((invoices.c.cancelled_at < CUTOFF, 1), else_=0).label("cancelled"),
             invoices.c.due_date,
         )
-        .select_from(invoices.outerjoin(paid, paid.c.invoice_id == invoices.c.id))
-        .where(owner, invoices.c.issued_at < cutoff)
+        .select_from(invoices.outerjoin(since, since.c.invoice_id == invoices.c.id))
+        .where(
+            _owned(owner, invoices.c.school_id, invoices.c.student_id),
+            invoices.c.issued_at < CUTOFF,
+        )
         .subquery("lines")
     )
+
+
+def _open_lines(owner: Owner) -> Subquery:
+    """The owner's open invoices now: only the columns the partial open-invoice index covers."""
+    return (
+        select(
+            invoices.c.student_id,
+            invoices.c.currency,
+            invoices.c.amount,
+            invoices.c.amount_paid.label("paid"),
+            literal(0).label("cancelled"),
+            invoices.c.due_date,
+        )
+        .where(
+            _owned(owner, invoices.c.school_id, invoices.c.student_id),
+            invoices.c.status.in_(OPEN),
+        )
+        .subquery("lines")
+    )
+
+
+def _grouped(lines: Subquery, keys: tuple[str, ...]) -> Select[Any]:
+    group = [lines.c[k] for k in keys]
+    return select(*group, *_aggregates(lines)).group_by(*group).order_by(*group)
+
+
+def _as_of(owner: Owner, keys: tuple[str, ...]) -> Select[Any]:
+    """The figures at `:cutoff`, with how many students had an invoice in each currency.
+
+    The student count is its own (hashable) grouping: a COUNT(DISTINCT …) among the figures
+    would force PostgreSQL to sort every line of the school.
+    """
+    figures = _grouped(_lines_as_of(owner), keys).order_by(None).subquery("figures")
+    pairs = (
+        select(invoices.c.currency, invoices.c.student_id)
+        .where(
+            _owned(owner, invoices.c.school_id, invoices.c.student_id),
+            invoices.c.issued_at < CUTOFF,
+        )
+        .group_by(invoices.c.currency, invoices.c.student_id)
+        .subquery("pairs")
+    )
+    counted = (
+        select(*[pairs.c[k] for k in keys], func.count().label("student_count"))
+        .group_by(*[pairs.c[k] for k in keys])
+        .subquery("counted")
+    )
+    return (
+        select(figures, counted.c.student_count)
+        .select_from(figures.join(counted, and_(*[counted.c[k] == figures.c[k] for k in keys])))
+        .order_by(*[figures.c[k] for k in keys])
+    )
+
+
+def _today_with_history(owner: Owner, keys: tuple[str, ...]) -> Select[Any]:
+    """Today's figures: closed invoices from `student_balances`, plus aggregates of open invoices.
+
+    Every (student, currency) with an invoice has a balance row, so the balances side of the
+    outer join is complete; open invoices only add to it.
+    """
+    opened = _grouped(_open_lines(owner), keys).order_by(None).subquery("open_totals")
+    b = student_balances.c
+    closed = (
+        select(
+            *[b[k] for k in keys],
+            func.sum(b.closed_invoiced).label("closed_invoiced"),
+            func.sum(b.paid_count).label("closed_paid_count"),
+            func.sum(b.cancelled_count).label("closed_cancelled_count"),
+            func.count().label("student_count"),
+        )
+        .where(_owned(owner, b.school_id, b.student_id))
+        .group_by(*[b[k] for k in keys])
+        .subquery("closed")
+    )
+    o, c = opened.c, closed.c
+
+    def open_(name: str) -> ColumnElement[Any]:
+        return func.coalesce(o[name], 0)
+
+    aging = ("aging_current", "aging_1_30", "aging_31_60", "aging_61_90", "aging_over_90")
+    return (
+        select(
+            *[c[k] for k in keys],
+            (c.closed_invoiced + open_("invoiced")).label("invoiced"),
+            (c.closed_invoiced + open_("paid")).label("paid"),
+            open_("overdue").label("overdue"),
+            (c.closed_paid_count + c.closed_cancelled_count + open_("invoice_count")).label(
+                "invoice_count"
+            ),
+            open_("pending_count").label("pending_count"),
+            open_("partially_paid_count").label("partially_paid_count"),
+            c.closed_paid_count.label("paid_count"),
+            open_("overdue_count").label("overdue_count"),
+            c.closed_cancelled_count.label("cancelled_count"),
+            *[open_(name).label(name) for name in aging],
+            c.student_count,
+        )
+        .select_from(closed.outerjoin(opened, and_(*[o[k] == c[k] for k in keys])))
+        .order_by(*[c[k] for k in keys])
+    )
+
+
+@functools.cache
+def figures_query(owner: Owner, keys: tuple[str, ...], as_of: bool) -> Select[Any]:
+    """Per-currency figures (grouped by `keys`), today or as of `:cutoff`; built once per shape."""
+    if as_of:
+        return _as_of(owner, keys)
+    return _today_with_history(owner, keys)
+
+
+_SCHOOL_COLUMNS = [column.label(f"school__{column.name}") for column in schools.c]
+
+
+@functools.cache
+def _student_with_school() -> Select[Any]:
+    return (
+        select(students, *_SCHOOL_COLUMNS)
+        .join(schools, schools.c.id == students.c.school_id)
+        .where(students.c.id == OWNER)
+    )
+
+
+@functools.cache
+def _student_lines(as_of: bool) -> Select[Any]:
+    """Each invoice of `:owner` with its payments (one row per payment, or one without)."""
+    payment_columns = [column.label(f"payment__{column.name}") for column in payments.c]
+    if not as_of:
+        return (
+            select(invoices, invoices.c.amount_paid.label("paid_as_of"), *payment_columns)
+            .select_from(invoices.outerjoin(payments, payments.c.invoice_id == invoices.c.id))
+            .where(invoices.c.student_id == OWNER)
+            .order_by(invoices.c.id, payments.c.id)
+        )
+    counted = and_(payments.c.invoice_id == invoices.c.id, payments.c.paid_at < CUTOFF)
+    paid = func.coalesce(func.sum(payments.c.amount).over(partition_by=invoices.c.id), 0)
+    return (
+        select(invoices, paid.label("paid_as_of"), *payment_columns)
+        .select_from(invoices.outerjoin(payments, counted))
+        .where(invoices.c.student_id == OWNER, invoices.c.issued_at < CUTOFF)
+        .order_by(invoices.c.id, payments.c.id)
+    )
+
+
+def _prefixed(row: Any, prefix: str) -> Any:
+    class _View:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(row, prefix + name)
+
+    return _View()
 
 
 def _currency_totals(row: Any, *, with_students: bool) -> CurrencyTotals:
@@ -177,72 +348,23 @@ def _student_totals(row: Any) -> StudentTotals:
     )
 
 
-def _grouped(lines: Subquery, keys: list[str], day: date) -> Any:
-    group = [lines.c[k] for k in keys]
-    return select(*group, *_aggregates(lines, day)).group_by(*group).order_by(*group)
+def _invoices_from_lines(rows: Any, cutoff: datetime | None) -> list[Invoice]:
+    """Invoices with their payments, figures as of `cutoff`, from the joined rows (in id order)."""
+    found: list[Invoice] = []
+    by_id: dict[UUID, list[Payment]] = {}
+    for row in rows:
+        if row.id not in by_id:
+            by_id[row.id] = []
+            found.append(_invoice_as_of(row, cutoff))
+        if row.payment__id is not None:
+            by_id[row.id].append(payment_from(_prefixed(row, "payment__")))
+    for invoice in found:
+        invoice.payments = tuple(by_id[invoice.id])
+    return found
 
 
-def _today_with_history(
-    open_owner: ColumnElement[bool], balances_owner: ColumnElement[bool], keys: list[str], day: date
-) -> Any:
-    """Today's figures: closed invoices from `student_balances`, plus aggregates of open invoices.
-
-    Every (student, currency) with an invoice has a balance row, so the balances side of the
-    outer join is complete; an open invoice only adds to it.
-    """
-    open_lines = _lines_as_of(open_owner & invoices.c.status.in_(OPEN), open_owner, None)
-    opened = _grouped(open_lines, keys, day).order_by(None).subquery("open_totals")
-    b = student_balances.c
-    closed = (
-        select(
-            *[b[k] for k in keys],
-            func.sum(b.closed_invoiced).label("closed_invoiced"),
-            func.sum(b.paid_count).label("closed_paid_count"),
-            func.sum(b.cancelled_count).label("closed_cancelled_count"),
-            func.count().label("student_count"),
-        )
-        .where(balances_owner)
-        .group_by(*[b[k] for k in keys])
-        .subquery("closed")
-    )
-    o, c = opened.c, closed.c
-
-    def open_(name: str) -> ColumnElement[Any]:
-        return func.coalesce(o[name], 0)
-
-    return (
-        select(
-            *[c[k] for k in keys],
-            (c.closed_invoiced + open_("invoiced")).label("invoiced"),
-            (c.closed_invoiced + open_("paid")).label("paid"),
-            open_("overdue").label("overdue"),
-            (c.closed_paid_count + c.closed_cancelled_count + open_("invoice_count")).label(
-                "invoice_count"
-            ),
-            open_("pending_count").label("pending_count"),
-            open_("partially_paid_count").label("partially_paid_count"),
-            c.closed_paid_count.label("paid_count"),
-            open_("overdue_count").label("overdue_count"),
-            c.closed_cancelled_count.label("cancelled_count"),
-            *[
-                open_(name).label(name)
-                for name in (
-                    "aging_current",
-                    "aging_1_30",
-                    "aging_31_60",
-                    "aging_61_90",
-                    "aging_over_90",
-                )
-            ],
-            c.student_count,
-        )
-        .select_from(closed.outerjoin(opened, and_(*[o[k] == c[k] for k in keys])))
-        .order_by(*[c[k] for k in keys])
-    )
-
-
-def _invoice_as_of(row: Any, cutoff: datetime | None, found: tuple[Payment, ...]) -> Invoice:
-    invoice = invoice_from(row, found)
+def _invoice_as_of(row: Any, cutoff: datetime | None) -> Invoice:
+    invoice = invoice_from(row)
     if cutoff is None:
         return invoice
     cancelled = invoice.cancelled_at is not None and invoice.cancelled_at < cutoff
@@ -257,7 +379,7 @@ def _invoice_as_of(row: Any, cutoff: datetime | None, found: tuple[Payment, ...]
 
 
 class SqlStatementReader:
-    """Statements in four queries each, from one snapshot of the database."""
+    """Statements in three (student) or four (school) queries, from one database snapshot."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -266,59 +388,29 @@ class SqlStatementReader:
         self, scope: Scope, student_id: UUID, *, as_of: date | None, now: datetime
     ) -> StudentStatement:
         async with self._database.snapshot() as q:
-            student_row = await q.first(
-                scoped(
-                    select(students).where(students.c.id == student_id),
-                    students.c.school_id,
-                    scope,
-                )
-            )
-            if student_row is None:
+            query = scoped(_student_with_school(), students.c.school_id, scope)
+            row = (await q.execute(query, {"owner": student_id})).first()
+            if row is None:
                 raise NotFoundError("student", student_id)
-            student = student_from(student_row)
-            school = school_from(
-                await q.first(select(schools).where(schools.c.id == student.school_id))
-            )
+            student, school = student_from(row), school_from(_prefixed(row, "school__"))
             day = statement_day(as_of, school.timezone, now)
+            params: dict[str, Any] = {"owner": student_id, **_day_params(day)}
             cutoff = None if as_of is None else end_of_day(day, school.timezone)
-            owner = invoices.c.student_id == student_id
-            pay_owner = payments.c.student_id == student_id
-            totals = await q.rows(
-                _grouped(_lines_as_of(owner, pay_owner, cutoff), ["currency"], day)
-            )
-            lines = await self._invoice_lines(q, owner, pay_owner, cutoff)
+            if cutoff is not None:
+                params["cutoff"] = cutoff
+                await _roomy(q)
+            totals = (
+                await q.execute(figures_query("student", ("currency",), cutoff is not None), params)
+            ).all()
+            lines = (await q.execute(_student_lines(cutoff is not None), params)).all()
         return StudentStatement(
             student=student,
             school=school,
             as_of=day,
             generated_at=now,
             totals=[_currency_totals(row, with_students=False) for row in totals],
-            invoices=lines,
+            invoices=_invoices_from_lines(lines, cutoff),
         )
-
-    @staticmethod
-    async def _invoice_lines(
-        q: Queries,
-        owner: ColumnElement[bool],
-        pay_owner: ColumnElement[bool],
-        cutoff: datetime | None,
-    ) -> list[Invoice]:
-        if cutoff is None:
-            line_query = select(invoices).where(owner)
-            payment_query = select(payments).where(pay_owner)
-        else:
-            paid = _paid_as_of(pay_owner, cutoff)
-            line_query = (
-                select(invoices, func.coalesce(paid.c.paid, 0).label("paid_as_of"))
-                .select_from(invoices.outerjoin(paid, paid.c.invoice_id == invoices.c.id))
-                .where(owner, invoices.c.issued_at < cutoff)
-            )
-            payment_query = select(payments).where(pay_owner, payments.c.paid_at < cutoff)
-        rows = await q.rows(line_query.order_by(invoices.c.id))
-        by_invoice: dict[UUID, list[Payment]] = defaultdict(list)
-        for payment_row in await q.rows(payment_query.order_by(payments.c.id)):
-            by_invoice[payment_row.invoice_id].append(payment_from(payment_row))
-        return [_invoice_as_of(row, cutoff, tuple(by_invoice[row.id])) for row in rows]
 
     async def school_statement(
         self, scope: Scope, school_id: UUID, *, as_of: date | None, now: datetime, page: PageRequest
@@ -326,36 +418,25 @@ class SqlStatementReader:
         async with self._database.snapshot() as q:
             school = await school_in_scope(q, scope, school_id)
             day = statement_day(as_of, school.timezone, now)
+            params: dict[str, Any] = {"owner": school_id, **_day_params(day)}
             cutoff = None if as_of is None else end_of_day(day, school.timezone)
-            totals = await q.rows(
-                self._figures(
-                    owner=invoices.c.school_id == school_id,
-                    pay_owner=payments.c.school_id == school_id,
-                    balances_owner=student_balances.c.school_id == school_id,
-                    keys=["currency"],
-                    day=day,
-                    cutoff=cutoff,
-                )
-            )
+            if cutoff is not None:
+                params["cutoff"] = cutoff
+                await _roomy(q)
+            totals = (
+                await q.execute(figures_query("school", ("currency",), cutoff is not None), params)
+            ).all()
             student_rows = await q.rows(
                 page_query(
                     select(students).where(students.c.school_id == school_id), students.c.id, page
                 )
             )
             students_page = page_of(student_rows, page, student_from)
-            ids = [student.id for student in students_page.items]
             per_student: dict[UUID, list[StudentTotals]] = defaultdict(list)
-            if ids:
-                for row in await q.rows(
-                    self._figures(
-                        owner=invoices.c.student_id.in_(ids),
-                        pay_owner=payments.c.student_id.in_(ids),
-                        balances_owner=student_balances.c.student_id.in_(ids),
-                        keys=["student_id", "currency"],
-                        day=day,
-                        cutoff=cutoff,
-                    )
-                ):
+            if students_page.items:
+                params["owners"] = [student.id for student in students_page.items]
+                query = figures_query("students", ("student_id", "currency"), cutoff is not None)
+                for row in (await q.execute(query, params)).all():
                     per_student[row.student_id].append(_student_totals(row))
         return SchoolStatement(
             school=school,
@@ -368,16 +449,9 @@ class SqlStatementReader:
             ),
         )
 
-    @staticmethod
-    def _figures(
-        *,
-        owner: ColumnElement[bool],
-        pay_owner: ColumnElement[bool],
-        balances_owner: ColumnElement[bool],
-        keys: list[str],
-        day: date,
-        cutoff: datetime | None,
-    ) -> Any:
-        if cutoff is None:
-            return _today_with_history(owner, balances_owner, keys, day)
-        return _grouped(_lines_as_of(owner, pay_owner, cutoff), keys, day)
+
+async def _roomy(q: Queries) -> None:
+    # The as-of path aggregates a school's whole history; let its hash aggregates stay in memory
+    # (for this transaction only) instead of spilling to disk at the default 4 MB.
+    if q.dialect == "postgresql":
+        await q.execute(text("SET LOCAL work_mem = '64MB'"))

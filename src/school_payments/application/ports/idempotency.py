@@ -73,6 +73,10 @@ class IdempotencyStore(Protocol):
         """Stores a refusal (a 409) for replay; the refused work itself changed nothing."""
         ...
 
+    async def purge_expired(self, now: datetime, retention: timedelta) -> int:
+        """Deletes records older than the retention period; returns how many."""
+        ...
+
 
 class IdempotencyRecorder(Protocol):
     """Completes a claim inside the unit of work, so the response commits with the work."""

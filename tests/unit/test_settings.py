@@ -1,0 +1,121 @@
+"""Configuration from the environment: the contract's defaults; errors name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from school_payments.settings import WORKERS_ENV, ConfigurationError, Settings
+
+
+def test_an_empty_environment_gives_the_contract_s_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url is None  # the embedded SQLite file
+    assert settings.redis_url is None  # the in-process cache
+    assert settings.statement_cache_ttl_seconds == 60
+    assert settings.admin_api_key is None
+    assert settings.auth_disabled is False
+    assert settings.log_level == "INFO"
+    assert settings.workers == 1
+
+
+def test_the_contract_s_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u:p@h/db",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "STATEMENT_CACHE_TTL_SECONDS": "0",
+            "ADMIN_API_KEY": "operator-key",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.database_url == "postgresql://u:p@h/db"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.statement_cache_ttl_seconds == 0
+    assert settings.admin_api_key == "operator-key"
+    assert settings.log_level == "DEBUG"
+
+
+def test_empty_variables_count_as_unset() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "",
+            "REDIS_URL": "",
+            "ADMIN_API_KEY": "",
+            "STATEMENT_CACHE_TTL_SECONDS": "",
+        }
+    )
+    assert (settings.database_url, settings.redis_url, settings.admin_api_key) == (None,) * 3
+    assert settings.statement_cache_ttl_seconds == 60
+
+
+def test_the_operator_key_never_appears_in_the_settings_repr() -> None:
+    assert "operator-key-secret" not in repr(Settings(admin_api_key="operator-key-secret"))
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("STATEMENT_CACHE_TTL_SECONDS", "sixty"),
+        ("STATEMENT_CACHE_TTL_SECONDS", "1.5"),
+        ("STATEMENT_CACHE_TTL_SECONDS", "-1"),
+        (WORKERS_ENV, "0"),
+        ("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "0"),
+        ("CIRCUIT_BREAKER_COOLDOWN_SECONDS", "soon"),
+        ("CIRCUIT_BREAKER_COOLDOWN_SECONDS", "-0.5"),
+        ("REDIS_TIMEOUT_SECONDS", "nan"),
+        ("DATABASE_POOL_SIZE", "ten"),
+        ("DATABASE_STATEMENT_TIMEOUT_MS", "0"),
+        ("API_KEY_CACHE_SECONDS", "5s"),
+    ],
+)
+def test_a_malformed_number_is_refused_naming_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        Settings.from_env({name: raw})
+
+
+def test_numbers_with_surrounding_spaces_are_read() -> None:
+    assert (
+        Settings.from_env({"STATEMENT_CACHE_TTL_SECONDS": " 30 "}).statement_cache_ttl_seconds == 30
+    )
+
+
+def test_an_unknown_log_level_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match="LOG_LEVEL"):
+        Settings.from_env({"LOG_LEVEL": "verbose"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "disabled"),
+    [
+        ("true", True),
+        ("1", True),
+        ("YES", True),
+        (" on ", True),
+        ("false", False),
+        ("", False),
+        ("0", False),
+        ("nope", False),
+    ],
+)
+def test_auth_disabled_is_switched_off_only_by_an_explicit_yes(raw: str, disabled: bool) -> None:
+    assert Settings.from_env({"AUTH_DISABLED": raw}).auth_disabled is disabled
+
+
+def test_without_an_operator_key_the_service_refuses_to_start_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match="ADMIN_API_KEY"):
+        Settings.from_env({}).require_authentication_setup()
+
+
+def test_an_empty_operator_key_is_no_operator_key() -> None:
+    with pytest.raises(ConfigurationError, match="ADMIN_API_KEY"):
+        Settings.from_env({"ADMIN_API_KEY": ""}).require_authentication_setup()
+
+
+def test_with_an_operator_key_the_service_may_start() -> None:
+    settings = Settings.from_env({"ADMIN_API_KEY": "operator-key"})
+    settings.require_authentication_setup()  # raises nothing
+
+
+def test_with_authentication_switched_off_explicitly_the_service_may_start_without_a_key() -> None:
+    settings = Settings.from_env({"AUTH_DISABLED": "true"})
+    settings.require_authentication_setup()  # raises nothing
