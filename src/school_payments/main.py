@@ -222,7 +222,10 @@ def build_app(
     )
     guard = assembly.services.idempotency
     return create_api(
-        assembly.services, on_shutdown=close, background=[lambda: _purge_idempotency_keys(guard)]
+        assembly.services,
+        on_shutdown=close,
+        background=[lambda: _purge_idempotency_keys(guard)],
+        metrics_enabled=settings.metrics_enabled,
     )
 
 

@@ -59,6 +59,7 @@ class Settings:
     database_pool_size: int = 10
     database_statement_timeout_ms: int = 5_000
     api_key_cache_seconds: float = 5.0
+    metrics_enabled: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +85,8 @@ class Settings:
                 env, "DATABASE_STATEMENT_TIMEOUT_MS", 5_000, minimum=1
             ),
             api_key_cache_seconds=_float(env, "API_KEY_CACHE_SECONDS", 5.0),
+            metrics_enabled=env.get("METRICS_ENABLED", "true").strip().lower()
+            not in {"0", "false", "no", "off"},
         )
 
     def require_authentication_setup(self) -> None:

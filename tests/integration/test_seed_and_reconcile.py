@@ -60,6 +60,10 @@ async def test_reconciliation_reports_a_paid_amount_that_disagrees_with_the_paym
     try:
         assert await reconcile(database) == []
         async with database.transaction() as q:
+            if database.dialect == "postgresql":
+                # PostgreSQL itself refuses this at commit (migration 0002); switch its triggers
+                # off for this transaction to play a bug that got past them.
+                await q.execute(text("SET LOCAL session_replication_role = replica"))
             # Simulate a bug that moved amount_paid without a payment (constraints still hold).
             key = (
                 invoice["id"]

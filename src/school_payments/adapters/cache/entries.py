@@ -19,8 +19,13 @@ def version_key(owner: str, owner_id: UUID) -> str:
     return f"{owner}:{{{owner_id}}}:statement:version"
 
 
+def entry_prefix(key: StatementKey) -> str:
+    """An entry key up to its version: `entry_prefix(key) + version + ":" + variant`."""
+    return f"{key.owner}:{{{key.owner_id}}}:statement:v"
+
+
 def entry_key(key: StatementKey, version: int | str) -> str:
-    return f"{key.owner}:{{{key.owner_id}}}:statement:v{version}:{key.variant}"
+    return f"{entry_prefix(key)}{version}:{key.variant}"
 
 
 def encode(entry: CachedStatement) -> bytes:

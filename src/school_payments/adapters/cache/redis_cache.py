@@ -22,7 +22,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from school_payments.adapters.cache.entries import decode, encode, entry_key, version_key
+from school_payments.adapters.cache.entries import decode, encode, entry_prefix, version_key
 from school_payments.adapters.resilience.circuit_breaker import (
     BreakerState,
     CircuitBreaker,
@@ -39,15 +39,18 @@ from school_payments.application.ports.cache import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Reads the version, creating it from the server clock (µs) when it does not exist.
-_CURRENT_VERSION = """
+# Reads the version (creating it from the server clock in µs when it does not exist) and the
+# entry stored under it, in one round trip. The entry's key is built here from the version: it
+# shares the owner's hash tag, so it lives in the version's cluster slot.
+_LOOKUP = """
 local v = redis.call('GET', KEYS[1])
 if not v then
   local t = redis.call('TIME')
   v = t[1] .. string.format('%06d', t[2])
   redis.call('SET', KEYS[1], v, 'EX', ARGV[1])
 end
-return v
+local slot = ARGV[2] .. v .. ':' .. ARGV[3]
+return {slot, redis.call('GET', slot)}
 """
 # Moves the version on (creating it as above first when missing).
 _BUMP_VERSION = """
@@ -99,7 +102,7 @@ class RedisStatementCache:
         self._breaker = breaker
         self._ttl = ttl_seconds
         self._monotonic = monotonic
-        self._current_version = client.register_script(_CURRENT_VERSION)
+        self._lookup_script = client.register_script(_LOOKUP)
         self._bump_version = client.register_script(_BUMP_VERSION)
         # Versions this instance failed to move on (Redis was unreachable after a commit).
         # Until they are moved on, this instance serves nothing from the cache, so it never
@@ -121,11 +124,13 @@ class RedisStatementCache:
     async def _lookup(self, key: StatementKey) -> CacheLookup:
         if self._pending:
             await self._flush_pending()
-        version = await self._current_version(
-            keys=[version_key(key.owner, key.owner_id)], args=[VERSION_TTL_SECONDS]
+        found = await self._lookup_script(
+            keys=[version_key(key.owner, key.owner_id)],
+            args=[VERSION_TTL_SECONDS, entry_prefix(key), key.variant],
         )
-        slot = entry_key(key, version.decode() if isinstance(version, bytes) else version)
-        raw = cast(bytes | None, await self._redis.get(slot))  # bytes: decode_responses is off
+        slot_bytes, raw = cast(list[bytes | None], found)  # bytes: decode_responses is off
+        assert slot_bytes is not None
+        slot = slot_bytes.decode()
         entry = decode(raw) if raw is not None else None
         if entry is None:
             return CacheLookup(CacheOutcome.MISS, None, slot)

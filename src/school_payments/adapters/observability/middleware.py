@@ -83,6 +83,9 @@ class ObservabilityMiddleware:
 
     @staticmethod
     def _log(scope: Scope, status: int, elapsed: float) -> None:
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not log.isEnabledFor(level):
+            return
         extra: dict[str, Any] = {
             "method": scope["method"],
             "path": scope["path"],
@@ -90,7 +93,6 @@ class ObservabilityMiddleware:
             "status": status,
             "latency_ms": round(elapsed * 1000, 3),
         }
-        level = logging.ERROR if status >= 500 else logging.INFO
         log.log(level, "request", extra=extra)
 
 

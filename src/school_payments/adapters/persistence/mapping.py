@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from school_payments.adapters.persistence.database import Queries
@@ -189,9 +190,28 @@ def page_of(rows: Any, page: PageRequest, convert: Any) -> Page[Any]:
     return Page(items, items[-1].id if more and items else None)
 
 
-async def school_in_scope(q: Queries, scope: Scope, school_id: UUID) -> School:
-    query = scoped(select(schools).where(schools.c.id == school_id), schools.c.id, scope)
-    row = await q.first(query)
+@functools.cache
+def _by_id(table: Table, *, scoped: bool, for_update: bool) -> Select[Any]:
+    """`SELECT … WHERE id = :id` [`AND <tenant> = :scope`] [`FOR UPDATE`], built once."""
+    query = select(table).where(table.c.id == bindparam("id"))
+    if scoped:
+        # Tenancy becomes SQL here: a school's scope filters on the row's tenant key.
+        tenant = table.c.id if table is schools else table.c.school_id
+        query = query.where(tenant == bindparam("scope"))
+    return query.with_for_update() if for_update else query
+
+
+async def row_in_scope(
+    q: Queries, table: Table, scope: Scope, row_id: UUID, resource: str, *, for_update: bool = False
+) -> Any:
+    """The row with this id if the scope may see it; otherwise NotFoundError, as if missing."""
+    scoped = scope.school_id is not None
+    params: dict[str, Any] = {"id": row_id, "scope": scope.school_id} if scoped else {"id": row_id}
+    row = (await q.execute(_by_id(table, scoped=scoped, for_update=for_update), params)).first()
     if row is None:
-        raise NotFoundError("school", school_id)
-    return school_from(row)
+        raise NotFoundError(resource, row_id)
+    return row
+
+
+async def school_in_scope(q: Queries, scope: Scope, school_id: UUID) -> School:
+    return school_from(await row_in_scope(q, schools, scope, school_id, "school"))

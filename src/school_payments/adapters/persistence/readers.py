@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import and_, select
@@ -16,6 +16,7 @@ from school_payments.adapters.persistence.mapping import (
     page_of,
     page_query,
     payment_from,
+    row_in_scope,
     school_from,
     school_in_scope,
     scoped,
@@ -41,7 +42,6 @@ from school_payments.domain.entities import (
 )
 from school_payments.domain.errors import NotFoundError
 
-T = TypeVar("T")
 OPEN = (InvoiceStatus.PENDING.value, InvoiceStatus.PARTIALLY_PAID.value)
 
 
@@ -73,14 +73,8 @@ class SqlStudentReader:
         self._database = database
 
     async def get(self, scope: Scope, student_id: UUID) -> Student:
-        query = scoped(
-            select(students).where(students.c.id == student_id), students.c.school_id, scope
-        )
         async with self._database.snapshot() as q:
-            row = await q.first(query)
-        if row is None:
-            raise NotFoundError("student", student_id)
-        return student_from(row)
+            return student_from(await row_in_scope(q, students, scope, student_id, "student"))
 
     async def list(
         self, scope: Scope, school_id: UUID, *, include_archived: bool, page: PageRequest
@@ -99,13 +93,8 @@ class SqlInvoiceReader:
         self._database = database
 
     async def get(self, scope: Scope, invoice_id: UUID) -> tuple[Invoice, School]:
-        query = scoped(
-            select(invoices).where(invoices.c.id == invoice_id), invoices.c.school_id, scope
-        )
         async with self._database.snapshot() as q:
-            row = await q.first(query)
-            if row is None:
-                raise NotFoundError("invoice", invoice_id)
+            row = await row_in_scope(q, invoices, scope, invoice_id, "invoice")
             school = await school_in_scope(q, scope, row.school_id)
             found = await q.rows(
                 select(payments).where(payments.c.invoice_id == invoice_id).order_by(payments.c.id)
@@ -170,14 +159,8 @@ class SqlPaymentReader:
         self._database = database
 
     async def get(self, scope: Scope, payment_id: UUID) -> Payment:
-        query = scoped(
-            select(payments).where(payments.c.id == payment_id), payments.c.school_id, scope
-        )
         async with self._database.snapshot() as q:
-            row = await q.first(query)
-        if row is None:
-            raise NotFoundError("payment", payment_id)
-        return payment_from(row)
+            return payment_from(await row_in_scope(q, payments, scope, payment_id, "payment"))
 
     async def list_for_invoice(
         self, scope: Scope, invoice_id: UUID, page: PageRequest

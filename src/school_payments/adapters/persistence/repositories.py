@@ -1,14 +1,17 @@
-"""Write-side repositories over one transaction, each limited to its unit of work's scope."""
+"""Write-side repositories over one transaction, each limited to its unit of work's scope.
+
+Statements are built once with bound parameters and reused: building SQLAlchemy expressions per
+request cost more CPU than PostgreSQL spent running them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql import ColumnElement, Select
 
 from school_payments.adapters.persistence.database import Queries
 from school_payments.adapters.persistence.mapping import (
@@ -18,9 +21,9 @@ from school_payments.adapters.persistence.mapping import (
     invoice_values,
     payment_from,
     payment_values,
+    row_in_scope,
     school_from,
     school_values,
-    scoped,
     student_from,
     student_values,
 )
@@ -35,26 +38,47 @@ from school_payments.adapters.persistence.tables import (
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
 from school_payments.domain.entities import Invoice, InvoiceStatus, Payment, School, Student
-from school_payments.domain.errors import DuplicateExternalIdError, NotFoundError
+from school_payments.domain.errors import DuplicateExternalIdError
 
 
 class LostUpdateError(RuntimeError):
     """A row changed under a lock we held: a bug, never a client's mistake."""
 
 
-async def _one(
-    q: Queries, statement: Select[Any], resource: str, resource_id: UUID, for_update: bool
-) -> Any:
-    if for_update:
-        statement = statement.with_for_update()
-    row = await q.first(statement)
-    if row is None:
-        raise NotFoundError(resource, resource_id)
-    return row
-
-
-async def _exists(q: Queries, condition: ColumnElement[bool]) -> bool:
-    return bool(await q.scalar(select(exists().where(condition))))
+_STUDENT_EXISTS = select(exists().where(students.c.school_id == bindparam("id")))
+_INVOICE_EXISTS = select(exists().where(invoices.c.student_id == bindparam("id")))
+_STUDENTS_OF = select(students.c.id).where(students.c.school_id == bindparam("id"))
+_UPDATE_SCHOOL = update(schools).where(schools.c.id == bindparam("b_id"))
+_UPDATE_STUDENT = update(students).where(students.c.id == bindparam("b_id"))
+_UPDATE_KEY = update(api_keys).where(api_keys.c.id == bindparam("b_id"))
+_DELETE = {
+    table: delete(table).where(table.c.id == bindparam("id")) for table in (schools, students)
+}
+_PAYMENTS_OF = (
+    select(payments).where(payments.c.invoice_id == bindparam("id")).order_by(payments.c.id)
+)
+# Conditional on the state the invoice was loaded in: a write never lands on a changed row.
+_GUARDED_INVOICE_UPDATE = update(invoices).where(
+    invoices.c.id == bindparam("b_id"),
+    invoices.c.status == bindparam("b_status"),
+    invoices.c.amount_paid == bindparam("b_paid"),
+)
+_BALANCE = update(student_balances).where(
+    student_balances.c.student_id == bindparam("b_student"),
+    student_balances.c.currency == bindparam("b_currency"),
+)
+_BALANCE_PAID = _BALANCE.values(
+    closed_invoiced=student_balances.c.closed_invoiced + bindparam("b_amount"),
+    paid_count=student_balances.c.paid_count + 1,
+)
+_BALANCE_CANCELLED = _BALANCE.values(cancelled_count=student_balances.c.cancelled_count + 1)
+_ENSURE_BALANCE = {
+    # Both dialects spell "insert unless it exists" the same way, through their own insert().
+    dialect: module.insert(student_balances).on_conflict_do_nothing(
+        index_elements=["student_id", "currency"]
+    )
+    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def _is_duplicate_external_id(error: IntegrityError) -> bool:
@@ -64,28 +88,34 @@ def _is_duplicate_external_id(error: IntegrityError) -> bool:
     )
 
 
+def _changes(values: dict[str, Any], *fixed: str) -> dict[str, Any]:
+    """The columns an update may set (identity and creation time never change)."""
+    return {key: value for key, value in values.items() if key not in ("id", "created_at", *fixed)}
+
+
 class SqlSchoolRepository:
     def __init__(self, q: Queries, scope: Scope) -> None:
         self._q = q
         self._scope = scope
 
     async def add(self, school: School) -> None:
-        await self._q.execute(insert(schools).values(school_values(school)))
+        await self._q.execute(insert(schools), school_values(school))
 
     async def get(self, school_id: UUID, *, for_update: bool = False) -> School:
-        query = scoped(select(schools).where(schools.c.id == school_id), schools.c.id, self._scope)
-        return school_from(await _one(self._q, query, "school", school_id, for_update))
+        row = await row_in_scope(
+            self._q, schools, self._scope, school_id, "school", for_update=for_update
+        )
+        return school_from(row)
 
     async def update(self, school: School) -> None:
-        values = school_values(school)
-        del values["id"], values["created_at"]
-        await self._q.execute(update(schools).where(schools.c.id == school.id).values(values))
+        values = _changes(school_values(school))
+        await self._q.execute(_UPDATE_SCHOOL, {"b_id": school.id, **values})
 
     async def delete(self, school_id: UUID) -> None:
-        await self._q.execute(delete(schools).where(schools.c.id == school_id))
+        await self._q.execute(_DELETE[schools], {"id": school_id})
 
     async def has_students(self, school_id: UUID) -> bool:
-        return await _exists(self._q, students.c.school_id == school_id)
+        return bool(await self._q.scalar(_STUDENT_EXISTS, {"id": school_id}))
 
 
 class SqlStudentRepository:
@@ -94,37 +124,34 @@ class SqlStudentRepository:
         self._scope = scope
 
     async def add(self, student: Student) -> None:
-        await self._write(insert(students).values(student_values(student)), student)
+        await self._write(insert(students), student_values(student), student)
 
     async def get(self, student_id: UUID, *, for_update: bool = False) -> Student:
-        query = scoped(
-            select(students).where(students.c.id == student_id), students.c.school_id, self._scope
+        row = await row_in_scope(
+            self._q, students, self._scope, student_id, "student", for_update=for_update
         )
-        return student_from(await _one(self._q, query, "student", student_id, for_update))
+        return student_from(row)
 
     async def update(self, student: Student) -> None:
-        values = student_values(student)
-        del values["id"], values["school_id"], values["created_at"]
-        statement = update(students).where(students.c.id == student.id).values(values)
-        await self._write(statement, student)
+        values = _changes(student_values(student), "school_id")
+        await self._write(_UPDATE_STUDENT, {"b_id": student.id, **values}, student)
 
-    async def _write(self, statement: Any, student: Student) -> None:
+    async def _write(self, statement: Any, values: dict[str, Any], student: Student) -> None:
         try:
-            await self._q.execute(statement)
+            await self._q.execute(statement, values)
         except IntegrityError as error:
             if student.external_id is not None and _is_duplicate_external_id(error):
                 raise DuplicateExternalIdError(student.external_id) from None
             raise
 
     async def delete(self, student_id: UUID) -> None:
-        await self._q.execute(delete(students).where(students.c.id == student_id))
+        await self._q.execute(_DELETE[students], {"id": student_id})
 
     async def has_invoices(self, student_id: UUID) -> bool:
-        return await _exists(self._q, invoices.c.student_id == student_id)
+        return bool(await self._q.scalar(_INVOICE_EXISTS, {"id": student_id}))
 
     async def ids_in_school(self, school_id: UUID) -> list[UUID]:
-        rows = await self._q.rows(select(students.c.id).where(students.c.school_id == school_id))
-        return [row.id for row in rows]
+        return [row.id for row in (await self._q.execute(_STUDENTS_OF, {"id": school_id})).all()]
 
 
 class SqlInvoiceRepository:
@@ -138,35 +165,26 @@ class SqlInvoiceRepository:
         self._loaded: dict[UUID, tuple[InvoiceStatus, int]] = {}
 
     async def add(self, invoice: Invoice) -> None:
-        await self._q.execute(self._ensure_balance_row(invoice))
-        await self._q.execute(insert(invoices).values(invoice_values(invoice)))
-        self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
-
-    def _ensure_balance_row(self, invoice: Invoice) -> Any:
-        # Both dialects spell "insert unless it exists" the same way, through their own insert().
-        dialect_insert = postgresql.insert if self._q.dialect == "postgresql" else sqlite.insert
-        return (
-            dialect_insert(student_balances)
-            .values(
-                student_id=invoice.student_id,
-                currency=invoice.currency.code,
-                school_id=invoice.school_id,
-            )
-            .on_conflict_do_nothing(index_elements=["student_id", "currency"])
+        await self._q.execute(
+            _ENSURE_BALANCE[self._q.dialect],
+            {
+                "student_id": invoice.student_id,
+                "currency": invoice.currency.code,
+                "school_id": invoice.school_id,
+            },
         )
+        await self._q.execute(insert(invoices), invoice_values(invoice))
+        self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
 
     async def get(
         self, invoice_id: UUID, *, for_update: bool = False, with_payments: bool = False
     ) -> Invoice:
-        query = scoped(
-            select(invoices).where(invoices.c.id == invoice_id), invoices.c.school_id, self._scope
+        row = await row_in_scope(
+            self._q, invoices, self._scope, invoice_id, "invoice", for_update=for_update
         )
-        row = await _one(self._q, query, "invoice", invoice_id, for_update)
         found: tuple[Payment, ...] | None = None
         if with_payments:
-            rows = await self._q.rows(
-                select(payments).where(payments.c.invoice_id == invoice_id).order_by(payments.c.id)
-            )
+            rows = (await self._q.execute(_PAYMENTS_OF, {"id": invoice_id})).all()
             found = tuple(payment_from(r) for r in rows)
         invoice = invoice_from(row, found)
         self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
@@ -186,15 +204,11 @@ class SqlInvoiceRepository:
             before_status is not InvoiceStatus.CANCELLED
             and invoice.status is InvoiceStatus.CANCELLED
         ):
-            await self._q.execute(
-                self._balance(invoice).values(
-                    cancelled_count=student_balances.c.cancelled_count + 1
-                )
-            )
+            await self._q.execute(_BALANCE_CANCELLED, self._balance_of(invoice))
 
     async def add_payment(self, invoice: Invoice, payment: Payment) -> None:
         before_status, _ = self._loaded[invoice.id]
-        await self._q.execute(insert(payments).values(payment_values(payment)))
+        await self._q.execute(insert(payments), payment_values(payment))
         await self._guarded_update(
             invoice,
             amount_paid=invoice.amount_paid.amount,
@@ -203,33 +217,22 @@ class SqlInvoiceRepository:
         )
         if before_status is not InvoiceStatus.PAID and invoice.status is InvoiceStatus.PAID:
             await self._q.execute(
-                self._balance(invoice).values(
-                    closed_invoiced=student_balances.c.closed_invoiced + invoice.amount.amount,
-                    paid_count=student_balances.c.paid_count + 1,
-                )
+                _BALANCE_PAID, {**self._balance_of(invoice), "b_amount": invoice.amount.amount}
             )
 
     async def _guarded_update(self, invoice: Invoice, **values: Any) -> None:
         before_status, before_paid = self._loaded[invoice.id]
         result = await self._q.execute(
-            update(invoices)
-            .where(
-                invoices.c.id == invoice.id,
-                invoices.c.status == before_status.value,
-                invoices.c.amount_paid == before_paid,
-            )
-            .values(**values)
+            _GUARDED_INVOICE_UPDATE,
+            {"b_id": invoice.id, "b_status": before_status.value, "b_paid": before_paid, **values},
         )
         if result.rowcount != 1:
             raise LostUpdateError(f"invoice {invoice.id} changed while locked")
         self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
 
     @staticmethod
-    def _balance(invoice: Invoice) -> Any:
-        return update(student_balances).where(
-            student_balances.c.student_id == invoice.student_id,
-            student_balances.c.currency == invoice.currency.code,
-        )
+    def _balance_of(invoice: Invoice) -> dict[str, Any]:
+        return {"b_student": invoice.student_id, "b_currency": invoice.currency.code}
 
 
 class SqlApiKeyRepository:
@@ -238,15 +241,13 @@ class SqlApiKeyRepository:
         self._scope = scope
 
     async def add(self, key: ApiKey) -> None:
-        await self._q.execute(insert(api_keys).values(api_key_values(key)))
+        await self._q.execute(insert(api_keys), api_key_values(key))
 
     async def get(self, key_id: UUID) -> ApiKey:
-        query = scoped(
-            select(api_keys).where(api_keys.c.id == key_id), api_keys.c.school_id, self._scope
+        row = await row_in_scope(
+            self._q, api_keys, self._scope, key_id, "API key", for_update=False
         )
-        return api_key_from(await _one(self._q, query, "API key", key_id, for_update=False))
+        return api_key_from(row)
 
     async def update(self, key: ApiKey) -> None:
-        await self._q.execute(
-            update(api_keys).where(api_keys.c.id == key.id).values(revoked_at=key.revoked_at)
-        )
+        await self._q.execute(_UPDATE_KEY, {"b_id": key.id, "revoked_at": key.revoked_at})

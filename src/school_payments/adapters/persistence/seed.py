@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, text
 
 from school_payments.adapters.persistence.database import Database, Queries
 from school_payments.adapters.persistence.tables import (
@@ -287,6 +287,10 @@ async def _write(q: Queries, table: Table, rows: list[dict[str, Any]]) -> None:
         raw = await q.connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
+        if not driver.is_in_transaction():
+            # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a COPY
+            # through the driver before that would commit on its own, outside the batch.
+            await q.execute(text("SELECT 1"))
         columns = list(rows[0])
         await driver.copy_records_to_table(
             table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns

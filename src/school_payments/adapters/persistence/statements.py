@@ -54,7 +54,13 @@ from school_payments.application.read_models import (
     StudentTotals,
 )
 from school_payments.domain.calendar import aging_boundaries, end_of_day, statement_day
-from school_payments.domain.entities import Invoice, InvoiceStatus, Payment, status_for_paid
+from school_payments.domain.entities import (
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    School,
+    status_for_paid,
+)
 from school_payments.domain.errors import NotFoundError
 from school_payments.domain.money import Money
 
@@ -393,12 +399,7 @@ class SqlStatementReader:
             if row is None:
                 raise NotFoundError("student", student_id)
             student, school = student_from(row), school_from(_prefixed(row, "school__"))
-            day = statement_day(as_of, school.timezone, now)
-            params: dict[str, Any] = {"owner": student_id, **_day_params(day)}
-            cutoff = None if as_of is None else end_of_day(day, school.timezone)
-            if cutoff is not None:
-                params["cutoff"] = cutoff
-                await _roomy(q)
+            day, cutoff, params = await _judged(q, student_id, school, as_of, now)
             totals = (
                 await q.execute(figures_query("student", ("currency",), cutoff is not None), params)
             ).all()
@@ -417,12 +418,7 @@ class SqlStatementReader:
     ) -> SchoolStatement:
         async with self._database.snapshot() as q:
             school = await school_in_scope(q, scope, school_id)
-            day = statement_day(as_of, school.timezone, now)
-            params: dict[str, Any] = {"owner": school_id, **_day_params(day)}
-            cutoff = None if as_of is None else end_of_day(day, school.timezone)
-            if cutoff is not None:
-                params["cutoff"] = cutoff
-                await _roomy(q)
+            day, cutoff, params = await _judged(q, school_id, school, as_of, now)
             totals = (
                 await q.execute(figures_query("school", ("currency",), cutoff is not None), params)
             ).all()
@@ -450,8 +446,17 @@ class SqlStatementReader:
         )
 
 
-async def _roomy(q: Queries) -> None:
-    # The as-of path aggregates a school's whole history; let its hash aggregates stay in memory
-    # (for this transaction only) instead of spilling to disk at the default 4 MB.
+async def _judged(
+    q: Queries, owner: UUID, school: School, as_of: date | None, now: datetime
+) -> tuple[date, datetime | None, dict[str, Any]]:
+    """The day the statement is judged on, its cut-off (None: now) and the query parameters."""
+    day = statement_day(as_of, school.timezone, now)
+    params: dict[str, Any] = {"owner": owner, **_day_params(day)}
+    if as_of is None:
+        return day, None, params
+    params["cutoff"] = cutoff = end_of_day(day, school.timezone)
     if q.dialect == "postgresql":
+        # The as-of path aggregates a school's whole history; let its hash aggregates stay in
+        # memory (for this transaction only) instead of spilling to disk at the default 4 MB.
         await q.execute(text("SET LOCAL work_mem = '64MB'"))
+    return day, cutoff, params

@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from school_payments.adapters.observability.middleware import ObservabilityMiddleware
 from school_payments.adapters.web import problems
 from school_payments.adapters.web.middleware import (
+    API_PREFIX,
     MAX_BODY_BYTES,
     AuthenticationMiddleware,
     BodyLimitMiddleware,
@@ -34,6 +36,32 @@ Schools, students, invoices and immutable payments in; exact account statements 
 Money is an integer in the currency's minor unit. Every `/api/v1` request needs
 `Authorization: Bearer <key>`. Errors are `application/problem+json` with a stable `code`.
 """
+
+
+def _openapi_with_bearer_auth(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, declaring the bearer key that every /api/v1 operation requires.
+
+    Authentication is middleware (so that no route can forget it), which FastAPI cannot see;
+    the requirement is added here instead of through a per-route dependency, which would cost
+    time on every request.
+    """
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The operator's key (ADMIN_API_KEY) or a school's API key",
+            }
+        }
+        for path, operations in schema["paths"].items():
+            if path.startswith(API_PREFIX):
+                for operation in operations.values():
+                    operation["security"] = [{"bearer": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_api(
@@ -64,6 +92,7 @@ def create_api(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
+    app.openapi = lambda: _openapi_with_bearer_auth(app)  # type: ignore[method-assign]
     problems.install(app)
     for module in (schools, students, invoices, payments, statements, api_keys, operations):
         app.include_router(module.router)

@@ -7,12 +7,11 @@ from datetime import date, datetime
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import commit
+from school_payments.application.commands._common import WriteHandler, commit
 from school_payments.application.commands.unset import UNSET, Unset
 from school_payments.application.idempotency import Idempotent
 from school_payments.application.ports.cache import StatementCache
-from school_payments.application.ports.clock import Clock
-from school_payments.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from school_payments.application.ports.unit_of_work import UnitOfWork
 from school_payments.application.read_models import InvoiceView
 from school_payments.domain.calendar import ensure_not_in_future
 from school_payments.domain.currency import Currency
@@ -44,13 +43,8 @@ class CancelInvoice:
     invoice_id: UUID
 
 
-class IssueInvoiceHandler:
+class IssueInvoiceHandler(WriteHandler):
     """Bills an active student in the given currency, else the school's default currency."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache, clock: Clock) -> None:
-        self._uow = uow
-        self._cache = cache
-        self._clock = clock
 
     async def __call__(
         self,
@@ -81,9 +75,13 @@ class IssueInvoiceHandler:
             invoice.payments = ()
             await uow.invoices.add(invoice)
             view = InvoiceView(invoice, school.today(now))
-            await commit(uow, view, idempotent)
-        await self._cache.invalidate(schools=[invoice.school_id], students=[invoice.student_id])
+            await commit(uow, view, idempotent, if_unknown=lambda: _moved_on(self._cache, invoice))
+        await _moved_on(self._cache, invoice)
         return view
+
+
+async def _moved_on(cache: StatementCache, invoice: Invoice) -> None:
+    await cache.invalidate(schools=[invoice.school_id], students=[invoice.student_id])
 
 
 async def _locked_with_day(uow: UnitOfWork, invoice_id: UUID, now: datetime) -> InvoiceView:
@@ -92,13 +90,8 @@ async def _locked_with_day(uow: UnitOfWork, invoice_id: UUID, now: datetime) -> 
     return InvoiceView(invoice, school.today(now))
 
 
-class ReviseInvoiceHandler:
+class ReviseInvoiceHandler(WriteHandler):
     """Changes an open invoice's description or due date; amount and currency never change."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache, clock: Clock) -> None:
-        self._uow = uow
-        self._cache = cache
-        self._clock = clock
 
     async def __call__(self, command: ReviseInvoice, caller: Caller) -> InvoiceView:
         now = self._clock.now()
@@ -110,19 +103,13 @@ class ReviseInvoiceHandler:
                 now=now,
             )
             await uow.invoices.update(view.invoice)
-            await uow.commit()
-        invoice = view.invoice
-        await self._cache.invalidate(schools=[invoice.school_id], students=[invoice.student_id])
+            await commit(uow, view, None, if_unknown=lambda: _moved_on(self._cache, view.invoice))
+        await _moved_on(self._cache, view.invoice)
         return view
 
 
-class CancelInvoiceHandler:
+class CancelInvoiceHandler(WriteHandler):
     """Cancels an invoice without payments; cancelling a cancelled invoice changes nothing."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache, clock: Clock) -> None:
-        self._uow = uow
-        self._cache = cache
-        self._clock = clock
 
     async def __call__(self, command: CancelInvoice, caller: Caller) -> InvoiceView:
         now = self._clock.now()
@@ -131,8 +118,9 @@ class CancelInvoiceHandler:
             changed = view.invoice.cancel(now)
             if changed:
                 await uow.invoices.update(view.invoice)
-                await uow.commit()
+                await commit(
+                    uow, view, None, if_unknown=lambda: _moved_on(self._cache, view.invoice)
+                )
         if changed:
-            invoice = view.invoice
-            await self._cache.invalidate(schools=[invoice.school_id], students=[invoice.student_id])
+            await _moved_on(self._cache, view.invoice)
         return view

@@ -8,14 +8,11 @@ from datetime import datetime
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import commit
+from school_payments.application.commands._common import WriteHandler, commit
 from school_payments.application.idempotency import Idempotent
-from school_payments.application.ports.cache import StatementCache
-from school_payments.application.ports.clock import Clock
-from school_payments.application.ports.unit_of_work import UnitOfWorkFactory
 from school_payments.domain.calendar import ensure_not_in_future
 from school_payments.domain.currency import Currency
-from school_payments.domain.entities import Payment, PaymentMethod
+from school_payments.domain.entities import Invoice, Payment, PaymentMethod
 from school_payments.domain.ids import new_id
 from school_payments.domain.money import Money
 
@@ -32,13 +29,8 @@ class RecordPayment:
     reference: str | None = None
 
 
-class RecordPaymentHandler:
+class RecordPaymentHandler(WriteHandler):
     """Records a payment inside the invoice's row lock, so concurrent payments never overpay it."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache, clock: Clock) -> None:
-        self._uow = uow
-        self._cache = cache
-        self._clock = clock
 
     async def __call__(
         self,
@@ -61,7 +53,7 @@ class RecordPaymentHandler:
                 now=now,
             )
             await uow.invoices.add_payment(invoice, payment)
-            await commit(uow, payment, idempotent)
+            await commit(uow, payment, idempotent, if_unknown=lambda: self._moved_on(invoice))
         log.info(
             "payment recorded",
             extra={
@@ -73,5 +65,8 @@ class RecordPaymentHandler:
                 "invoice_status": invoice.status.value,
             },
         )
-        await self._cache.invalidate(schools=[invoice.school_id], students=[invoice.student_id])
+        await self._moved_on(invoice)
         return payment
+
+    async def _moved_on(self, invoice: Invoice) -> None:
+        await self._cache.invalidate(schools=[invoice.school_id], students=[invoice.student_id])

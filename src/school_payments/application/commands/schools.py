@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import commit
+from school_payments.application.commands._common import WriteHandler, commit
 from school_payments.application.commands.unset import UNSET, Unset
 from school_payments.application.idempotency import Idempotent
 from school_payments.application.ports.cache import StatementCache
@@ -69,13 +69,8 @@ class CreateSchoolHandler:
         return school
 
 
-class UpdateSchoolHandler:
+class UpdateSchoolHandler(WriteHandler):
     """Changes a school's name, time zone or default currency; its statements are invalidated."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache, clock: Clock) -> None:
-        self._uow = uow
-        self._cache = cache
-        self._clock = clock
 
     async def __call__(self, command: UpdateSchool, caller: Caller) -> School:
         timezone = command.timezone

@@ -7,12 +7,9 @@ from enum import StrEnum
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import commit
+from school_payments.application.commands._common import WriteHandler, commit
 from school_payments.application.commands.unset import UNSET, Unset
 from school_payments.application.idempotency import Idempotent
-from school_payments.application.ports.cache import StatementCache
-from school_payments.application.ports.clock import Clock
-from school_payments.application.ports.unit_of_work import UnitOfWorkFactory
 from school_payments.domain.entities import Student, StudentStatus
 from school_payments.domain.ids import new_id
 
@@ -45,13 +42,8 @@ class Removal(StrEnum):
     """The student had invoices: kept, with their statement, but no new invoices."""
 
 
-class EnrollStudentHandler:
+class EnrollStudentHandler(WriteHandler):
     """Adds a student to a school; an external id is unique within the school."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache, clock: Clock) -> None:
-        self._uow = uow
-        self._cache = cache
-        self._clock = clock
 
     async def __call__(
         self, command: EnrollStudent, caller: Caller, idempotent: Idempotent[Student] | None = None
@@ -76,13 +68,8 @@ class EnrollStudentHandler:
         return student
 
 
-class UpdateStudentHandler:
+class UpdateStudentHandler(WriteHandler):
     """Changes a student's names or external id (archived students included)."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache, clock: Clock) -> None:
-        self._uow = uow
-        self._cache = cache
-        self._clock = clock
 
     async def __call__(self, command: UpdateStudent, caller: Caller) -> Student:
         async with self._uow(caller.scope) as uow:
@@ -100,13 +87,8 @@ class UpdateStudentHandler:
         return student
 
 
-class RemoveStudentHandler:
+class RemoveStudentHandler(WriteHandler):
     """Deletes a student without invoices; archives one with any (history is never lost)."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache, clock: Clock) -> None:
-        self._uow = uow
-        self._cache = cache
-        self._clock = clock
 
     async def __call__(self, command: RemoveStudent, caller: Caller) -> Removal:
         async with self._uow(caller.scope) as uow:

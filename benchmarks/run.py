@@ -1,0 +1,446 @@
+"""The capacity benchmark: `python -m benchmarks.run` (or `make bench`), about 6 minutes.
+
+It seeds PostgreSQL with `school-payments seed`, starts `school-payments serve --workers N` the
+way production would, drives it with wrk, and prints a table next to what bounds each figure on
+this machine (a bare /healthz of the same process; the statements' raw SQL; the naive way).
+Results are written to benchmarks/results/<date>.json with a description of the machine.
+See benchmarks/README.md for what each scenario means and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from benchmarks import data, sql
+from benchmarks.harness import Load, Server, machine, wrk
+
+KEY = "bench-operator-key-0123456789"
+RESULTS = Path(__file__).parent / "results"
+
+
+def _get(base: str, path: str, key: str = KEY) -> tuple[int, float]:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {key}"})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+        return response.status, time.perf_counter() - started
+
+
+def _post(base: str, path: str, body: dict[str, Any], key: str = KEY) -> dict[str, Any]:
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        found: dict[str, Any] = json.loads(response.read())
+        return found
+
+
+def _sequential_p50_ms(base: str, path: str, runs: int = 40) -> float:
+    times = [_get(base, path)[1] for _ in range(runs)]
+    return round(statistics.median(times) * 1000, 2)
+
+
+class Scenarios:
+    """Request lines ("METHOD\\tPATH\\tBODY") for each scenario, from a seeded school."""
+
+    def __init__(self, school: data.School) -> None:
+        self.school = school
+        due = (date.today() + timedelta(days=30)).isoformat()
+        self.invoice_body = json.dumps({"amount": 10_000, "due_date": due, "description": "Bench"})
+        self.payment_body = json.dumps({"amount": 1, "method": "card"})
+
+    def student_statements(self, count: int) -> list[str]:
+        return [f"GET\t/api/v1/students/{s}/statement\t" for s in self.school.students[:count]]
+
+    def school_statement(self) -> list[str]:
+        return [f"GET\t/api/v1/schools/{self.school.id}/statement\t"]
+
+    def invoice_creation(self) -> list[str]:
+        return [
+            f"POST\t/api/v1/students/{s}/invoices\t{self.invoice_body}"
+            for s in self.school.students
+        ]
+
+    def payments(self, invoices: list[UUID]) -> list[str]:
+        return [f"POST\t/api/v1/invoices/{i}/payments\t{self.payment_body}" for i in invoices]
+
+    def lists(self) -> list[str]:
+        s, school = self.school, self.school.id
+        return (
+            [f"GET\t/api/v1/schools/{school}/students?limit=50\t"] * 10
+            + [f"GET\t/api/v1/students/{x}/invoices\t" for x in s.students[:300]]
+            + [f"GET\t/api/v1/invoices/{x}/payments\t" for x in s.invoices[:300]]
+        )
+
+    def mix(self) -> list[str]:
+        """65% student statements, 5% school statement, 10% invoices, 10% payments, 10% lists."""
+        pick = random.Random(7)
+
+        def sample(lines: list[str], n: int) -> list[str]:
+            return [pick.choice(lines) for _ in range(n)]
+
+        return (
+            sample(self.student_statements(2_000), 650)
+            + sample(self.school_statement(), 50)
+            + sample(self.invoice_creation(), 100)
+            + sample(self.payments(self.school.open_invoices), 100)
+            + sample(self.lists(), 100)
+        )
+
+
+def _warm(base: str, lines: list[str]) -> None:
+    for line in lines:
+        method, path, _ = line.split("\t")
+        if method == "GET":
+            _get(base, path)
+
+
+def _healthz() -> list[str]:
+    return ["GET\t/healthz\t"]
+
+
+class Benchmark:
+    def __init__(self, *, seconds: float, students: int, quick: bool) -> None:
+        self.seconds = seconds
+        self.students = students
+        self.quick = quick
+        self.report: dict[str, Any] = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "settings": {"wrk_seconds": seconds, "connections": 32, "threads": 2},
+        }
+        self.loads: list[dict[str, Any]] = []
+
+    def load(self, server: Server, name: str, lines: list[str], key: str = KEY) -> Load:
+        result = wrk(name, server.base, lines, key, seconds=self.seconds)
+        entry = {"workers": server.workers, **result.as_dict()}
+        self.loads.append(entry)
+        print(
+            f"  {name:<44} {server.workers}w {result.rps:>8.0f}/s  p50 {result.p50_ms:>7.2f} ms"
+            f"  p99 {result.p99_ms:>7.2f} ms  {result.statuses}",
+            flush=True,
+        )
+        return result
+
+    # -- phases ----------------------------------------------------------------------------------
+
+    async def prepare(self) -> tuple[str, data.School]:
+        print(f"== seeding 1 school × {self.students} students × 12 invoices", flush=True)
+        url = await data.fresh_database("sp_bench_main")
+        started = time.perf_counter()
+        data.seed(url, students=self.students, invoices_per_student=12)
+        self.report["seed_seconds"] = round(time.perf_counter() - started, 1)
+        await data.analyze(url)
+        school = await data.school(url)
+        self.report["data"] = {
+            "students": self.students,
+            "invoices": await data.scalar(url, "SELECT count(*) FROM invoices"),
+            "payments": await data.scalar(url, "SELECT count(*) FROM payments"),
+            "open_invoices": await data.scalar(
+                url, "SELECT count(*) FROM invoices WHERE status IN ('PENDING','PARTIALLY_PAID')"
+            ),
+            "synchronous_commit": await data.scalar(url, "SHOW synchronous_commit"),
+        }
+        return url, school
+
+    async def bounds(self, url: str, school: data.School) -> None:
+        print("== raw SQL and the naive baseline", flush=True)
+        statements = await sql.school_statement_sql(url, school.id)
+        self.report["school_statement_raw_sql"] = await sql.time_sql(url, statements)
+        self.report["naive_orm_school_totals_ms"] = await sql.naive_school_totals(url, school.id)
+        print(f"  raw SQL of the school statement: {self.report['school_statement_raw_sql']}")
+        print(f"  naive ORM + Python sums: {self.report['naive_orm_school_totals_ms']} ms")
+
+    def cached(self, url: str, school: data.School, workers: int) -> None:
+        scenarios = Scenarios(school)
+        env = self._env(url, redis=True)
+        with Server(env, workers=workers) as server:
+            students = scenarios.student_statements(200)
+            _warm(server.base, students + scenarios.school_statement())
+            for round_ in (1, 2):
+                self.load(server, f"healthz (round {round_})", _healthz())
+                self.load(server, f"student statement, cached (round {round_})", students)
+            self.load(server, "school statement p1, cached", scenarios.school_statement())
+            self.load(server, "invoice creation", scenarios.invoice_creation())
+            self.load(server, "payments, random invoices", scenarios.payments(school.open_invoices))
+            student = school.students[-1]
+            hot = _post(
+                server.base,
+                f"/api/v1/students/{student}/invoices",
+                {"amount": 10**12, "due_date": "2027-01-31", "description": "Hot invoice"},
+            )
+            self.load(server, "payments, one hot invoice", scenarios.payments([UUID(hot["id"])]))
+            self.load(server, "mix 70/20/10", scenarios.mix())
+            self.report.setdefault("peak_rss_mb", {})[f"{workers} workers, cache on"] = (
+                server.peak_rss_mb()
+            )
+
+    def uncached(self, url: str, school: data.School, workers: int) -> None:
+        scenarios = Scenarios(school)
+        with Server(self._env(url, redis=False), workers=workers) as server:
+            self.load(server, "student statement, uncached", scenarios.student_statements(2_000))
+            self.load(server, "school statement p1, uncached", scenarios.school_statement())
+            if workers == 1:
+                self.report["school_statement_http_sequential_p50_ms"] = _sequential_p50_ms(
+                    server.base, f"/api/v1/schools/{school.id}/statement"
+                )
+                self.report["student_statement_http_sequential_p50_ms"] = statistics.median(
+                    _sequential_p50_ms(server.base, f"/api/v1/students/{s}/statement", runs=5)
+                    for s in school.students[:40]
+                )
+            self.report.setdefault("peak_rss_mb", {})[f"{workers} workers, cache off"] = (
+                server.peak_rss_mb()
+            )
+
+    def observability(self, url: str, school: data.School) -> None:
+        students = Scenarios(school).student_statements(200)
+        for label, extra in (
+            ("logs and metrics on", {}),
+            ("logs and metrics off", {"LOG_LEVEL": "WARNING", "METRICS_ENABLED": "false"}),
+        ):
+            with Server({**self._env(url, redis=True), **extra}, workers=2) as server:
+                _warm(server.base, students)
+                self.load(server, f"student statement, cached, {label}", students)
+
+    def authentication(self, url: str, school: data.School) -> None:
+        scenarios = Scenarios(school)
+        with Server(self._env(url, redis=True), workers=2) as server:
+            school_key = _post(server.base, f"/api/v1/schools/{school.id}/api-keys", {})["key"]
+        for label, env, key in (
+            ("auth on (school key)", self._env(url, redis=True), school_key),
+            ("auth off", {**self._env(url, redis=True), "AUTH_DISABLED": "true"}, KEY),
+        ):
+            with Server(env, workers=2) as server:
+                students = scenarios.student_statements(200)
+                _warm(server.base, students)
+                self.load(server, f"student statement, cached, {label}", students, key)
+                self.load(
+                    server,
+                    f"school statement p1, cached, {label}",
+                    scenarios.school_statement(),
+                    key,
+                )
+            with Server({**env, "STATEMENT_CACHE_TTL_SECONDS": "0"}, workers=2) as server:
+                self.load(
+                    server,
+                    f"student statement, uncached, {label}",
+                    scenarios.student_statements(2_000),
+                    key,
+                )
+
+    async def growth(self) -> None:
+        """Statement time for schools with 1, 3 and 5 years of history (most old invoices paid)."""
+        print("== growth: 1, 3 and 5 years of history (1,000 students each)", flush=True)
+        url = await data.fresh_database("sp_bench_growth")
+        schools = []
+        for years in (1, 3, 5):
+            before = set(await _school_ids(url))
+            data.seed(
+                url,
+                students=1_000 if not self.quick else 200,
+                invoices_per_student=12,
+                years=years,
+                seed=years,
+            )
+            (school_id,) = set(await _school_ids(url)) - before
+            schools.append((years, await data.school(url, school_id, sample=20)))
+        await data.analyze(url)
+        rows = []
+        with Server(self._env(url, redis=False), workers=1) as server:
+            for years, school in schools:
+                rows.append(
+                    {
+                        "years": years,
+                        "invoices": await data.scalar(
+                            url, "SELECT count(*) FROM invoices WHERE school_id = $1", school.id
+                        ),
+                        "open_invoices": await data.scalar(
+                            url,
+                            "SELECT count(*) FROM invoices WHERE school_id = $1"
+                            " AND status IN ('PENDING', 'PARTIALLY_PAID')",
+                            school.id,
+                        ),
+                        "school_statement_p50_ms": _sequential_p50_ms(
+                            server.base, f"/api/v1/schools/{school.id}/statement"
+                        ),
+                        "student_statement_p50_ms": statistics.median(
+                            _sequential_p50_ms(
+                                server.base, f"/api/v1/students/{s}/statement", runs=10
+                            )
+                            for s in school.students[:10]
+                        ),
+                    }
+                )
+        self.report["growth"] = rows
+        for row in rows:
+            print(f"  {row}")
+
+    async def scale(self) -> None:
+        """The student statement with 1,000 students in the database, then with 100,000."""
+        print("== scale: the same student statement with 1,000 then 100,000 students", flush=True)
+        url = await data.fresh_database("sp_bench_scale")
+        small = 1_000
+        data.seed(url, students=small, invoices_per_student=12, seed=11)
+        await data.analyze(url)
+        school = await data.school(url, sample=20)
+        paths = [f"/api/v1/students/{s}/statement" for s in school.students[:20]]
+        with Server(self._env(url, redis=False), workers=1) as server:
+            before = statistics.median(_sequential_p50_ms(server.base, p, runs=10) for p in paths)
+        data.seed(
+            url, students=99_000 if not self.quick else 9_000, invoices_per_student=2, seed=12
+        )
+        await data.analyze(url)
+        with Server(self._env(url, redis=False), workers=1) as server:
+            after = statistics.median(_sequential_p50_ms(server.base, p, runs=10) for p in paths)
+        total = await data.scalar(url, "SELECT count(*) FROM students")
+        self.report["scale"] = {
+            "students_before": small,
+            "student_statement_p50_ms_before": before,
+            "students_after": total,
+            "student_statement_p50_ms_after": after,
+        }
+        print(f"  {self.report['scale']}")
+
+    def _env(self, url: str, *, redis: bool) -> dict[str, str]:
+        env = {
+            "DATABASE_URL": url,
+            "ADMIN_API_KEY": KEY,
+            "LOG_LEVEL": "INFO",
+            "STATEMENT_CACHE_TTL_SECONDS": "60" if redis else "0",
+        }
+        if redis:
+            env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+        return env
+
+    def summary(self) -> dict[str, Any]:
+        def best(name: str, workers: int = 2) -> float:
+            return max(
+                (
+                    x["rps"]
+                    for x in self.loads
+                    if x["name"].startswith(name) and x["workers"] == workers
+                ),
+                default=0.0,
+            )
+
+        def one(name: str, workers: int = 2) -> dict[str, Any]:
+            return next(
+                (x for x in self.loads if x["name"] == name and x["workers"] == workers), {}
+            )
+
+        raw = self.report.get("school_statement_raw_sql", {})
+        http_school = self.report.get("school_statement_http_sequential_p50_ms", 0)
+        checks = {
+            "cached student statement ≥ 50% of /healthz (same process, 2 workers)": (
+                best("student statement, cached (round") / max(best("healthz"), 1)
+            ),
+            "uncached student statement ≥ 500/s": one("student statement, uncached").get("rps"),
+            "payments on random invoices ≥ 300/s, p99 ≤ 100 ms": (
+                one("payments, random invoices").get("rps"),
+                one("payments, random invoices").get("p99_ms"),
+            ),
+            "mix ≥ 800/s, p99 ≤ 150 ms": (
+                one("mix 70/20/10").get("rps"),
+                one("mix 70/20/10").get("p99_ms"),
+            ),
+            "school statement p50 ≤ 100 ms and ≤ 1.5× its raw SQL": (
+                http_school,
+                raw.get("client_p50_ms"),
+                round(http_school / max(raw.get("client_p50_ms", 1), 0.001), 2),
+            ),
+            "student statement p50 ≤ 5 ms": self.report.get(
+                "student_statement_http_sequential_p50_ms"
+            ),
+            "≥ 50× faster than the naive ORM": round(
+                self.report.get("naive_orm_school_totals_ms", 0) / max(http_school, 0.001), 1
+            ),
+            "school statement cached ≥ 20× uncached (p50, 2 workers)": round(
+                one("school statement p1, uncached").get("p50_ms", 0)
+                / max(one("school statement p1, cached").get("p50_ms", 1), 0.001),
+                1,
+            ),
+            "logs+metrics cost ≤ 15% of cached statement rps": round(
+                1
+                - best("student statement, cached, logs and metrics on")
+                / max(best("student statement, cached, logs and metrics off"), 1),
+                3,
+            ),
+            "peak RSS per worker ≤ 200 MB": max(
+                (max(v) for v in self.report.get("peak_rss_mb", {}).values()), default=0
+            ),
+        }
+        growth = self.report.get("growth")
+        if growth:
+            checks["school statement 5 y ≤ 2× 1 y"] = round(
+                growth[-1]["school_statement_p50_ms"] / growth[0]["school_statement_p50_ms"], 2
+            )
+            checks["student statement 5 y ≤ 2× 1 y"] = round(
+                growth[-1]["student_statement_p50_ms"] / growth[0]["student_statement_p50_ms"], 2
+            )
+        return checks
+
+
+async def _school_ids(url: str) -> list[UUID]:
+    connection = await data.asyncpg.connect(url)
+    try:
+        return [r["id"] for r in await connection.fetch("SELECT id FROM schools")]
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run on less data")
+    parser.add_argument("--output", type=Path, help="where to write the JSON (default: results/)")
+    args = parser.parse_args()
+    seconds = 3 if args.quick else 10
+    bench = Benchmark(seconds=seconds, students=1_000 if args.quick else 10_000, quick=args.quick)
+
+    async def prepare() -> tuple[str, data.School]:
+        url, school = await bench.prepare()
+        await bench.bounds(url, school)
+        return url, school
+
+    url, school = asyncio.run(prepare())
+    for workers in (1, 2):
+        print(f"== load, statement cache in Redis, {workers} worker(s)", flush=True)
+        bench.cached(url, school, workers)
+        print(f"== load, statement cache off, {workers} worker(s)", flush=True)
+        bench.uncached(url, school, workers)
+    print("== logs and metrics on/off", flush=True)
+    bench.observability(url, school)
+    print("== authentication on/off", flush=True)
+    bench.authentication(url, school)
+    asyncio.run(bench.growth())
+    asyncio.run(bench.scale())
+
+    bench.report["loads"] = bench.loads
+    bench.report["summary"] = bench.summary()
+    print("== summary")
+    for check, value in bench.report["summary"].items():
+        print(f"  {check}: {value}")
+    output = (
+        args.output or RESULTS / f"{date.today().isoformat()}{'-quick' if args.quick else ''}.json"
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(bench.report, indent=2, default=str) + "\n")
+    print(f"written to {output}")
+
+
+if __name__ == "__main__":
+    main()
