@@ -40,9 +40,21 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+# SQLSTATE classes of the same: a connection exception (08…), the server shutting down, starting
+# up or recovering from a crash (57P…), or out of connection slots (53300). asyncpg reports
+# these as plain `PostgresError`s, which SQLAlchemy wraps in a bare DBAPIError, and a refused
+# connection during a restart ("the database system is starting up") has no connection to
+# invalidate: only the code tells them apart from a failing query.
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300")
+
+
 def is_unavailable(error: BaseException) -> bool:
-    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
-        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error_code = getattr(error.orig, "sqlstate", None)
+        if isinstance(error_code, str) and error_code.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
     return isinstance(error, _UNAVAILABLE)
 
 
@@ -100,8 +112,8 @@ class Queries:
     async def first(self, statement: Executable) -> Row[Any] | None:
         return (await self.execute(statement)).first()
 
-    async def scalar(self, statement: Executable) -> Any:
-        return (await self.execute(statement)).scalar()
+    async def scalar(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Any:
+        return (await self.execute(statement, parameters)).scalar()
 
 
 @asynccontextmanager
@@ -169,7 +181,7 @@ class Database:
 
 
 def _postgres_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -186,6 +198,23 @@ def _postgres_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
             },
         },
     )
+    event.listen(engine.sync_engine, "checkout", _replace_if_closed_by_server)
+    return engine
+
+
+def _replace_if_closed_by_server(
+    _dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any
+) -> None:
+    """A pooled connection the server closed (a restart) is replaced before a request gets it.
+
+    asyncpg notices the server closing the socket while the connection sits in the pool, so
+    this costs no round trip (unlike `pool_pre_ping`). Without it, the first request after the
+    database came back would fail on a dead connection. Raising InvalidatePoolError drops every
+    connection opened before now: after a restart they are all dead.
+    """
+    driver_connection = record.driver_connection
+    if driver_connection is not None and driver_connection.is_closed():
+        raise exc.InvalidatePoolError("the server closed this pooled connection")
 
 
 def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
