@@ -7,6 +7,7 @@ Run in the test suite after every randomized workload, and by operators as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select
@@ -113,15 +114,22 @@ CHECKS = {
 }
 
 
+def _plain(value: Any) -> int | str:
+    """Amounts as integers (PostgreSQL's SUM hands back a Decimal), anything else as text."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value if isinstance(value, int) else str(value)
+
+
 async def reconcile(database: Database) -> list[Discrepancy]:
     """Every broken invariant, from one consistent snapshot; an empty list means all is well."""
     found: list[Discrepancy] = []
     async with database.snapshot() as q:
         for name, query in CHECKS.items():
             for row in await q.rows(query()):
-                values = {
-                    k: (str(v) if not isinstance(v, int) else v) for k, v in row._mapping.items()
-                }
+                # Plain `str` keys: column names come as SQLAlchemy's `quoted_name`, a subclass
+                # of str that the JSON log renderer (orjson) refuses.
+                values = {str(k): _plain(v) for k, v in row._mapping.items()}
                 subject = str(values.get("id") or values.get("student_id"))
                 found.append(Discrepancy(name, subject, values))
     return found

@@ -20,14 +20,22 @@ _PROBLEM_TEXT = {
 }
 
 
+_PROBLEM_SCHEMA = ProblemOut.model_json_schema()
+
+
+def problem_content() -> dict[str, Any]:
+    """A problem document's media type with its schema (a `model` would say application/json)."""
+    return {"application/problem+json": {"schema": _PROBLEM_SCHEMA}}
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """Response documentation for the given problem statuses (401 and 503 are always possible)."""
+    """Response documentation for the given problem statuses (401 and 503 are always possible).
+
+    413 is possible on every method but GET, HEAD and OPTIONS, body or no body: the size limit
+    goes by the declared Content-Length.
+    """
     return {
-        status: {
-            "model": ProblemOut,
-            "description": _PROBLEM_TEXT[status],
-            "content": {"application/problem+json": {}},
-        }
+        status: {"description": _PROBLEM_TEXT[status], "content": problem_content()}
         for status in sorted({401, 503, *statuses})
     }
 
@@ -40,3 +48,20 @@ def body(model: type[BaseModel]) -> dict[str, Any]:
             "content": {"application/json": {"schema": model.model_json_schema()}},
         }
     }
+
+
+def drop_framework_validation_errors(schema: dict[str, Any]) -> None:
+    """Removes the 422 FastAPI documents by itself on every operation with a parameter.
+
+    FastAPI's is an `HTTPValidationError` in application/json; ours are problem+json, declared
+    through `problems(…, 422)` where a 422 can happen. A path id is a plain string (one that is
+    not a UUID is a 404), so `GET /schools/{school_id}` never answers 422, whatever FastAPI says.
+    """
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if "application/json" in responses.get("422", {}).get("content", {}):
+                del responses["422"]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["api keys"])
     "/schools/{school_id}/api-keys",
     status_code=201,
     response_model=ApiKeyCreatedOut,
-    responses=problems(403, 404),
+    responses=problems(403, 404, 413),
     description="Operator only. The secret `key` is in this response only; keep it safe."
     " `Idempotency-Key` is ignored here: a response holding a secret is never stored.",
 )
@@ -43,7 +43,7 @@ async def list_api_keys(
     return JsonResponse(page_json(keys, api_key_json))
 
 
-@router.delete("/api-keys/{key_id}", status_code=204, responses=problems(403, 404))
+@router.delete("/api-keys/{key_id}", status_code=204, responses=problems(403, 404, 413))
 async def revoke_api_key(key_id: str, caller: OperatorDep, services: ServicesDep) -> Response:
     await services.commands.revoke_api_key(RevokeApiKey(path_id(key_id, "API key")), caller)
     return Response(status_code=204)

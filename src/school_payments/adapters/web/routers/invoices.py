@@ -150,7 +150,7 @@ async def revise_invoice(
 @router.post(
     "/invoices/{invoice_id}/cancel",
     response_model=InvoiceWithPaymentsOut,
-    responses=problems(404, 409),
+    responses=problems(404, 409, 413),
     description="Cancels an invoice without payments; a cancelled invoice is returned unchanged.",
 )
 async def cancel_invoice(invoice_id: str, caller: CallerDep, services: ServicesDep) -> Response:

@@ -10,7 +10,8 @@ from starlette.responses import Response
 from school_payments.adapters.observability import metrics
 from school_payments.adapters.web.requests import ServicesDep
 from school_payments.adapters.web.responses import JsonResponse, problem
-from school_payments.adapters.web.schemas import HealthOut, ProblemOut, ReadinessOut
+from school_payments.adapters.web.routers._docs import problem_content
+from school_payments.adapters.web.schemas import HealthOut, ReadinessOut
 from school_payments.application.ports.cache import CacheHealth
 
 router = APIRouter(tags=["operations"])
@@ -27,7 +28,7 @@ async def healthz() -> Response:
 @router.get(
     "/readyz",
     response_model=ReadinessOut,
-    responses={503: {"model": ProblemOut, "description": "The database is unreachable"}},
+    responses={503: {"description": "The database is unreachable", "content": problem_content()}},
 )
 async def readyz(services: ServicesDep) -> Response:
     """Ready while the database answers; a cache outage degrades the service but keeps it ready."""

@@ -79,7 +79,7 @@ async def update_school(
     return JsonResponse(school_json(await services.commands.update_school(command, caller)))
 
 
-@router.delete("/schools/{school_id}", status_code=204, responses=problems(403, 404, 409))
+@router.delete("/schools/{school_id}", status_code=204, responses=problems(403, 404, 409, 413))
 async def delete_school(school_id: str, caller: OperatorDep, services: ServicesDep) -> Response:
     await services.commands.delete_school(DeleteSchool(path_id(school_id, "school")), caller)
     return Response(status_code=204)

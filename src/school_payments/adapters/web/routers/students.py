@@ -103,7 +103,7 @@ async def update_student(
 @router.delete(
     "/students/{student_id}",
     status_code=204,
-    responses=problems(404),
+    responses=problems(404, 413),
     description="Deletes a student without invoices for good; archives one with any invoice.",
 )
 async def remove_student(student_id: str, caller: CallerDep, services: ServicesDep) -> Response:

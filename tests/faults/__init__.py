@@ -1,0 +1,1 @@
+"""Fault tests: real PostgreSQL and Redis servers stopped, frozen and cut off under load."""
