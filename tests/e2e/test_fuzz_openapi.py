@@ -227,11 +227,6 @@ def test_every_documented_error_is_a_problem_document_and_every_write_may_be_too
     assert len(operations) >= 27
     for method, path, operation in operations:
         for status, response in operation["responses"].items():
-            if path.endswith("/statement") and status == "406":
-                # routers/statements.py (being changed by another hand as this is written)
-                # documents its 406 with `model=` (application/json); it should use
-                # `problem_content()` from routers/_docs.py. Drop this exception then.
-                continue
             if int(status) >= 400:
                 content = response["content"]
                 assert "application/problem+json" in content, (method, path, status)

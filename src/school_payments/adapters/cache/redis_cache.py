@@ -20,6 +20,7 @@ from uuid import UUID
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
 from school_payments.adapters.cache.entries import decode, encode, entry_prefix, version_key
@@ -83,6 +84,9 @@ def redis_client(url: str, *, timeout_seconds: float = 0.25, max_connections: in
         socket_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
+        # With maintenance notifications on (redis-py 8's "auto"), the pool skips its check for
+        # connections the server closed; after a Redis restart, requests would meet dead ones.
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
     )
     return Redis(connection_pool=pool)
 

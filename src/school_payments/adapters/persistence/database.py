@@ -41,11 +41,12 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 
 # SQLSTATE classes of the same: a connection exception (08…), the server shutting down, starting
-# up or recovering from a crash (57P…), or out of connection slots (53300). asyncpg reports
+# up or recovering from a crash (57P…), out of connection slots (53300), or a statement that
+# ran past statement_timeout (57014: the database did not answer in time). asyncpg reports
 # these as plain `PostgresError`s, which SQLAlchemy wraps in a bare DBAPIError, and a refused
 # connection during a restart ("the database system is starting up") has no connection to
 # invalidate: only the code tells them apart from a failing query.
-_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300")
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300", "57014")
 
 
 def is_unavailable(error: BaseException) -> bool:

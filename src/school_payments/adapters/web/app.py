@@ -28,6 +28,7 @@ from school_payments.adapters.web.routers import (
     statements,
     students,
 )
+from school_payments.adapters.web.routers._docs import drop_framework_validation_errors
 from school_payments.adapters.web.services import ApiServices
 
 DESCRIPTION = """
@@ -60,6 +61,7 @@ def _openapi_with_bearer_auth(app: FastAPI) -> dict[str, Any]:
             if path.startswith(API_PREFIX):
                 for operation in operations.values():
                     operation["security"] = [{"bearer": []}]
+        drop_framework_validation_errors(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 from uuid import UUID
+
+import orjson
 
 from school_payments.adapters.web.responses import dumps
 from school_payments.application.api_keys import ApiKey
@@ -177,12 +181,39 @@ def _student_totals_json(totals: StudentTotals) -> dict[str, Any]:
     }
 
 
+SNAPSHOT_PREFIX = "sha256:"
+_UNHASHED = frozenset({"snapshot_id", "generated_at"})
+"""What a snapshot leaves out: the id itself, and the build time, which changes at every rebuild."""
+
+
+def canonical_statement(document: Mapping[str, Any]) -> bytes:
+    """A statement's content in one byte form: no `snapshot_id` or `generated_at`, keys sorted,
+    no whitespace, UTF-8 unescaped. Anyone holding the JSON can rebuild it (see docs/statements.md).
+    """
+    content = {key: value for key, value in document.items() if key not in _UNHASHED}
+    # Through JSON text first, so the hash covers exactly what clients read (ids, dates and `Z`
+    # timestamps as strings), whatever Python types the read side used.
+    return orjson.dumps(orjson.loads(dumps(content)), option=orjson.OPT_SORT_KEYS)
+
+
+def snapshot_id(document: Mapping[str, Any]) -> str:
+    """`sha256:` + the hex SHA-256 of the canonical content: equal figures, equal ids."""
+    return SNAPSHOT_PREFIX + hashlib.sha256(canonical_statement(document)).hexdigest()
+
+
+def _with_snapshot(document: dict[str, Any]) -> bytes:
+    # The id goes first: it is what a reader cites, and the web adapter reads it from the start of
+    # a cached document without parsing the rest.
+    return dumps({"snapshot_id": snapshot_id(document), **document})
+
+
 class JsonStatementRenderer:
-    """Statements as the contract's JSON documents (what the API serves and the cache keeps)."""
+    """Statements as the contract's JSON documents (what the API serves and the cache keeps),
+    each carrying the `snapshot_id` of its content."""
 
     def student(self, statement: StudentStatement) -> bytes:
         school = statement.school
-        return dumps(
+        return _with_snapshot(
             {
                 "student": student_json(statement.student),
                 "school": {"id": school.id, "name": school.name, "timezone": school.timezone},
@@ -197,7 +228,7 @@ class JsonStatementRenderer:
         )
 
     def school(self, statement: SchoolStatement) -> bytes:
-        return dumps(
+        return _with_snapshot(
             {
                 "school": school_json(statement.school),
                 "as_of": statement.as_of,

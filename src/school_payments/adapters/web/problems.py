@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from school_payments.adapters.web.requests import BodyValidationError, MalformedJsonError
 from school_payments.adapters.web.responses import problem
@@ -52,6 +53,18 @@ PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
+# Where a field checked by the rules (rather than by the body's schema) came from, so that every
+# `loc` reads like pydantic's: ["body", "paid_at"], ["query", "as_of"], ["header", …].
+_QUERY_FIELDS = frozenset({"as_of", "cursor", "limit", "status", "student_id"})
+_HEADER_FIELDS = frozenset({"Idempotency-Key"})
+
+
+def _location(field: str) -> str:
+    if field in _QUERY_FIELDS:
+        return "query"
+    return "header" if field in _HEADER_FIELDS else "body"
+
+
 def classify(error: Exception) -> tuple[int, str, str] | None:
     for cls in type(error).__mro__:
         if cls in PROBLEMS:
@@ -68,7 +81,7 @@ def error_response(error: Exception) -> Response:
     detail = getattr(error, "detail", None) or str(error) or title
     errors = None
     if isinstance(error, InvalidValueError):
-        errors = [{"loc": [error.field], "msg": detail}]
+        errors = [{"loc": [_location(error.field), error.field], "msg": detail}]
     headers = {"Retry-After": "1"} if status == 503 else None
     if isinstance(error, BusinessRuleError):
         log.info("request refused", extra={"code": code, "detail": detail})
@@ -99,7 +112,26 @@ _HTTP_CODES = {
         "Method Not Allowed",
         "this method is not allowed on this resource",
     ),
+    406: (
+        "not_acceptable",
+        "Not Acceptable",
+        "this resource has no representation of a media type that Accept allows",
+    ),
 }
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's own 405 names only the first
+    route's, though RFC 9110 asks for all of them (`/schools` has a GET route and a POST one)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -110,12 +142,15 @@ def install(app: FastAPI) -> None:
         assert isinstance(error, RequestValidationError)
         return validation_problem(pydantic_errors(error.errors()))
 
-    async def http_error(_request: Request, error: Exception) -> Response:
+    async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         code, title, detail = _HTTP_CODES.get(
             error.status_code, ("http_error", "Error", str(error.detail))
         )
-        return problem(error.status_code, code, title, detail, headers=error.headers)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem(error.status_code, code, title, detail, headers=headers or None)
 
     async def malformed_json(_request: Request, error: Exception) -> Response:
         assert isinstance(error, MalformedJsonError)

@@ -232,7 +232,14 @@ class StatementInvoiceOut(InvoiceOut):
     payments: list[StatementPaymentOut]
 
 
+_SNAPSHOT_ID = Field(
+    description="sha256: and the hex SHA-256 of the statement's canonical content (everything"
+    " but generated_at): the same figures always have the same id. See docs/statements.md."
+)
+
+
 class StudentStatementOut(BaseModel):
+    snapshot_id: str = _SNAPSHOT_ID
     student: StudentOut
     school: StatementSchool
     as_of: date
@@ -264,6 +271,7 @@ class StudentLinePage(BaseModel):
 
 
 class SchoolStatementOut(BaseModel):
+    snapshot_id: str = _SNAPSHOT_ID
     school: SchoolOut
     as_of: date
     generated_at: datetime

@@ -1,56 +1,98 @@
+"""Account statements: JSON, PDF or CSV as `Accept` asks, with ETag and If-None-Match."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from school_payments.adapters.observability import metrics
+from school_payments.adapters.web.documents.negotiation import Representation, negotiate
+from school_payments.adapters.web.documents.serving import statement_response
 from school_payments.adapters.web.requests import AsOfDep, CallerDep, PageDep, ServicesDep, path_id
-from school_payments.adapters.web.routers._docs import problems
+from school_payments.adapters.web.routers._docs import problem_content, problems
 from school_payments.adapters.web.schemas import SchoolStatementOut, StudentStatementOut
-from school_payments.application.read_models import RenderedStatement
 
 router = APIRouter(prefix="/api/v1", tags=["statements"])
 
-_CACHE_HEADER = {
+_HEADERS = {
     "X-Cache": {
         "description": "HIT: served from the cache; MISS: the cache had nothing current;"
         " BYPASS: the cache was not used",
         "schema": {"type": "string", "enum": ["HIT", "MISS", "BYPASS"]},
-    }
+    },
+    "ETag": {
+        "description": "Strong validator: the snapshot_id and the representation;"
+        " send it back in If-None-Match to get 304 while the statement is unchanged",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"schema": {"type": "string", "enum": ["private, no-cache"]}},
+}
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **problems(404, 422),
+    200: {
+        "headers": _HEADERS,
+        "content": {
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+        "description": "The statement: JSON (the default), or PDF or CSV as `Accept` asks",
+    },
+    304: {"description": "If-None-Match names the current ETag: no body", "headers": _HEADERS},
+    406: {
+        "description": "Accept names none of application/json, application/pdf, text/csv",
+        "content": problem_content(),
+    },
 }
 
 
-def _served(statement: RenderedStatement) -> Response:
-    metrics.STATEMENT_CACHE.labels(statement.cache).inc()
-    return Response(
-        statement.body, media_type="application/json", headers={"X-Cache": statement.cache}
-    )
+def _representation(request: Request) -> Representation:
+    # In the route rather than a dependency: a bad query parameter (422) is reported first.
+    chosen = negotiate(", ".join(request.headers.getlist("accept")) or None)
+    if chosen is None:
+        raise HTTPException(406)
+    return chosen
 
 
 @router.get(
     "/students/{student_id}/statement",
     response_model=StudentStatementOut,
-    responses={**problems(404, 422), 200: {"headers": _CACHE_HEADER}},
+    responses=_RESPONSES,
 )
 async def student_statement(
-    student_id: str, caller: CallerDep, services: ServicesDep, as_of: AsOfDep
+    request: Request, student_id: str, caller: CallerDep, services: ServicesDep, as_of: AsOfDep
 ) -> Response:
-    statement = await services.queries.statements.student(
-        caller, path_id(student_id, "student"), as_of=as_of
+    representation = _representation(request)
+    owner_id = path_id(student_id, "student")
+    statement = await services.queries.statements.student(caller, owner_id, as_of=as_of)
+    metrics.STATEMENT_CACHE.labels(statement.cache).inc()
+    return await statement_response(
+        request, statement, representation, owner="student", owner_id=owner_id
     )
-    return _served(statement)
 
 
 @router.get(
     "/schools/{school_id}/statement",
     response_model=SchoolStatementOut,
-    responses={**problems(404, 422), 200: {"headers": _CACHE_HEADER}},
-    description="Totals cover every student of the school, whatever page of students is returned.",
+    responses=_RESPONSES,
+    description="Totals cover every student of the school, whatever page of students is returned."
+    ' The PDF and CSV show the requested page of students; `Link: rel="next"` names the next.',
 )
 async def school_statement(
-    school_id: str, caller: CallerDep, services: ServicesDep, as_of: AsOfDep, page: PageDep
+    request: Request,
+    school_id: str,
+    caller: CallerDep,
+    services: ServicesDep,
+    as_of: AsOfDep,
+    page: PageDep,
 ) -> Response:
-    statement = await services.queries.statements.school(
-        caller, path_id(school_id, "school"), as_of=as_of, page=page
+    representation = _representation(request)
+    owner_id = path_id(school_id, "school")
+    statement = await services.queries.statements.school(caller, owner_id, as_of=as_of, page=page)
+    metrics.STATEMENT_CACHE.labels(statement.cache).inc()
+    return await statement_response(
+        request, statement, representation, owner="school", owner_id=owner_id
     )
-    return _served(statement)

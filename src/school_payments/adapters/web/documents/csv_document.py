@@ -1,0 +1,167 @@
+"""Statements as CSV for spreadsheets: RFC 4180, UTF-8, one header row, amounts twice (an integer
+of minor units, as the API counts, and formatted for people)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from school_payments.adapters.web.documents.model import (
+    SchoolStatementDocument,
+    StudentStatementDocument,
+    money,
+)
+
+Cell = str | int | None
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+"""What makes a spreadsheet read a cell as a formula (OWASP's list, plus the full-width forms
+that some spreadsheet locales also accept)."""
+
+
+def neutralised(text: str) -> str:
+    """Text that a spreadsheet shows as text: a leading apostrophe before a formula's first
+    character (OWASP's advice against CSV injection)."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+def _cell(value: Cell) -> str | int:
+    # Every string is guarded, ours included: ids, dates and codes never start with those
+    # characters, and amounts are written as integers, which need no guard.
+    if value is None:
+        return ""
+    return value if isinstance(value, int) else neutralised(value)
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows([_cell(value) for value in row] for row in rows)
+    return out.getvalue().encode()
+
+
+STUDENT_COLUMNS = (
+    "line",
+    "invoice_id",
+    "payment_id",
+    "description",
+    "currency",
+    "issued_at",
+    "due_date",
+    "paid_at",
+    "method",
+    "reference",
+    "status",
+    "days_overdue",
+    "amount",
+    "amount_paid",
+    "amount_remaining",
+    "amount_formatted",
+    "amount_paid_formatted",
+    "amount_remaining_formatted",
+)
+
+
+def student_csv(document: StudentStatementDocument) -> bytes:
+    """One `invoice` line per invoice (cancelled ones too), each followed by its `payment` lines."""
+    rows: list[list[Cell]] = []
+    for invoice in document["invoices"]:
+        currency = invoice["currency"]
+        rows.append(
+            [
+                "invoice",
+                invoice["id"],
+                None,
+                invoice["description"],
+                currency,
+                invoice["issued_at"],
+                invoice["due_date"],
+                None,
+                None,
+                None,
+                invoice["status"],
+                invoice["days_overdue"],
+                invoice["amount"],
+                invoice["amount_paid"],
+                invoice["amount_remaining"],
+                money(invoice["amount"], currency),
+                money(invoice["amount_paid"], currency),
+                money(invoice["amount_remaining"], currency),
+            ]
+        )
+        rows.extend(
+            [
+                "payment",
+                invoice["id"],
+                payment["id"],
+                None,
+                currency,
+                None,
+                None,
+                payment["paid_at"],
+                payment["method"],
+                payment["reference"],
+                None,
+                None,
+                payment["amount"],
+                None,
+                None,
+                money(payment["amount"], currency),
+                None,
+                None,
+            ]
+            for payment in invoice["payments"]
+        )
+    return _csv(STUDENT_COLUMNS, rows)
+
+
+SCHOOL_COLUMNS = (
+    "student_id",
+    "first_name",
+    "last_name",
+    "status",
+    "currency",
+    "invoice_count",
+    "invoiced",
+    "paid",
+    "outstanding",
+    "overdue",
+    "invoiced_formatted",
+    "paid_formatted",
+    "outstanding_formatted",
+    "overdue_formatted",
+)
+
+
+def school_csv(document: SchoolStatementDocument) -> bytes:
+    """One line per student and currency, for the page of students the request asked for; a
+    student without invoices has one line with no currency and no figures."""
+    rows: list[list[Cell]] = []
+    for line in document["students"]["data"]:
+        who: list[Cell] = [
+            line["student_id"],
+            line["first_name"],
+            line["last_name"],
+            line["status"],
+        ]
+        if not line["totals"]:
+            rows.append([*who, *[None] * (len(SCHOOL_COLUMNS) - len(who))])
+        rows.extend(
+            [
+                *who,
+                t["currency"],
+                t["invoice_count"],
+                t["invoiced"],
+                t["paid"],
+                t["outstanding"],
+                t["overdue"],
+                money(t["invoiced"], t["currency"]),
+                money(t["paid"], t["currency"]),
+                money(t["outstanding"], t["currency"]),
+                money(t["overdue"], t["currency"]),
+            ]
+            for t in line["totals"]
+        )
+    return _csv(SCHOOL_COLUMNS, rows)

@@ -1,0 +1,222 @@
+"""Statements as printable PDF: what a student's or a school's statement shows, and in what order.
+
+Text is set in the bundled DejaVu Sans (Latin, Greek, Cyrillic, Vietnamese and more); characters
+it lacks (Chinese, Japanese, Korean) come from the bundled Droid Sans Fallback. The output is a
+function of the statement's content alone, so one snapshot always gives the same bytes and its
+ETag is a true strong validator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fpdf.fonts import FontFace
+
+from school_payments.adapters.web.documents.model import (
+    InvoiceLine,
+    SchoolStatementDocument,
+    StudentPage,
+    StudentStatementDocument,
+    StudentTotals,
+    Totals,
+    display,
+    money,
+    student_name,
+)
+from school_payments.adapters.web.documents.pdf_layout import (
+    SECONDARY,
+    Align,
+    StatementPdf,
+    strings,
+)
+
+
+def _local_day(timestamp: str, zone: ZoneInfo) -> str:
+    return datetime.fromisoformat(timestamp).astimezone(zone).date().isoformat()
+
+
+def _label(code: str) -> str:
+    """`PARTIALLY_PAID` → `Partially paid`, `bank_transfer` → `Bank transfer`."""
+    return code.replace("_", " ").capitalize()
+
+
+def _figures(totals: Totals | StudentTotals) -> list[str]:
+    code = totals["currency"]
+    return [
+        money(totals["invoiced"], code),
+        money(totals["paid"], code),
+        money(totals["outstanding"], code),
+        money(totals["overdue"], code),
+    ]
+
+
+Document = StudentStatementDocument | SchoolStatementDocument
+
+
+def _heading(pdf: StatementPdf, document: Document, title: str) -> None:
+    school = document["school"]
+    pdf.say(display(school["name"]), size=15, bold=True)
+    pdf.say(title, size=12, bold=True)
+    pdf.ln(1)
+
+
+def _as_of(pdf: StatementPdf, document: Document) -> None:
+    timezone = document["school"]["timezone"]
+    pdf.say(f"As of {document['as_of']}, end of day ({timezone})")
+    pdf.say(f"Snapshot {document['snapshot_id']}", size=7.5, grey=True)
+
+
+def _totals(pdf: StatementPdf, totals: Sequence[Totals], *, students: bool) -> None:
+    pdf.section("Totals")
+    if not totals:
+        pdf.say("No invoices by this day.", grey=True)
+        return
+    headings = ["Currency", "Invoices", "Invoiced", "Paid", "Outstanding", "Overdue"]
+    widths: list[float] = [18, 18, 36, 36, 36, 36]
+    if students:
+        headings.insert(1, "Students")
+        widths = [18, 18, 18, 31.5, 31.5, 31.5, 31.5]
+    rows: list[tuple[Sequence[str], FontFace | None]] = []
+    for t in totals:
+        code = t["currency"]
+        cells = [code, str(t["invoice_count"])]
+        if students:
+            cells.insert(1, str(t.get("student_count", 0)))
+        cells += _figures(t)
+        rows.append((cells, None))
+    right: Align = "R"
+    aligns: list[Align] = ["L", *[right] * (len(headings) - 1)]
+    pdf.grid(headings, widths, aligns, rows)
+
+    pdf.section("Aging of the outstanding amount (days past due)")
+    buckets = ("current", "1_30", "31_60", "61_90", "over_90")
+    pdf.grid(
+        ["Currency", "Not yet due", "1–30", "31–60", "61–90", "Over 90"],
+        [18, 32.4, 32.4, 32.4, 32.4, 32.4],
+        ["L", "R", "R", "R", "R", "R"],
+        [
+            ([t["currency"], *(money(t["aging"][b], t["currency"]) for b in buckets)], None)
+            for t in totals
+        ],
+    )
+
+
+def _invoices(pdf: StatementPdf, invoices: Sequence[InvoiceLine], zone: ZoneInfo) -> None:
+    pdf.section("Invoices and payments")
+    if not invoices:
+        pdf.say("No invoices by this day.", grey=True)
+        return
+    rows: list[tuple[Sequence[str], FontFace | None]] = []
+    for invoice in invoices:
+        code = invoice["currency"]
+        status = _label(invoice["status"])
+        if invoice["days_overdue"]:
+            status += f" ({invoice['days_overdue']} d)"
+        rows.append(
+            (
+                [
+                    _local_day(invoice["issued_at"], zone),
+                    display(invoice["description"]),
+                    invoice["due_date"],
+                    status,
+                    money(invoice["amount"], code),
+                    money(invoice["amount_paid"], code),
+                    money(invoice["amount_remaining"], code),
+                ],
+                None,
+            )
+        )
+        for payment in invoice["payments"]:
+            what = f"Payment, {_label(payment['method']).lower()}"
+            if payment["reference"]:
+                what += f", ref. {display(payment['reference'])}"
+            day = _local_day(payment["paid_at"], zone)
+            rows.append(([day, what, "", "", "", money(payment["amount"], code), ""], SECONDARY))
+    pdf.grid(
+        ["Issued", "Description", "Due", "Status", "Amount", "Paid", "Remaining"],
+        [20, 40, 20, 24, 25.3, 25.3, 25.3],
+        ["L", "L", "L", "L", "R", "R", "R"],
+        rows,
+    )
+
+
+def _students(pdf: StatementPdf, page: StudentPage) -> None:
+    pdf.section("Students")
+    rows: list[tuple[Sequence[str], FontFace | None]] = []
+    for line in page["data"]:
+        name = student_name(line["first_name"], line["last_name"])
+        status = _label(line["status"])
+        if not line["totals"]:
+            rows.append(([name, status, "", "0", "", "", "", ""], None))
+        for n, t in enumerate(line["totals"]):
+            rows.append(
+                (
+                    [
+                        name if n == 0 else "",
+                        status if n == 0 else "",
+                        t["currency"],
+                        str(t["invoice_count"]),
+                        *_figures(t),
+                    ],
+                    None,
+                )
+            )
+    if not rows:
+        pdf.say("No students on this page.", grey=True)
+        return
+    pdf.grid(
+        ["Student", "Status", "Currency", "Invoices", "Invoiced", "Paid", "Outstanding", "Overdue"],
+        [31, 14, 18, 18, 24.75, 24.75, 24.75, 24.75],
+        ["L", "L", "L", "R", "R", "R", "R", "R"],
+        rows,
+    )
+    if page["next_cursor"]:
+        pdf.ln(2)
+        pdf.say(f"More students follow on the next page (cursor={page['next_cursor']}).", grey=True)
+
+
+def _finish(pdf: StatementPdf) -> bytes:
+    return bytes(pdf.output())
+
+
+def student_pdf(document: StudentStatementDocument) -> bytes:
+    """The student's statement: totals and aging per currency, then every invoice and payment."""
+    student, school = document["student"], document["school"]
+    name = student_name(student["first_name"], student["last_name"])
+    pdf = StatementPdf(
+        title=f"Statement of {name}, {document['as_of']}",
+        snapshot_id=document["snapshot_id"],
+        as_of=document["as_of"],
+    )
+    pdf.fall_back_for(strings(document))
+    pdf.add_page()
+    _heading(pdf, document, "Account statement")
+    subject = f"Student: {name}"
+    if student["external_id"]:
+        subject += f" (enrolment code {display(student['external_id'])})"
+    if student["status"] == "archived":
+        subject += ", archived"
+    pdf.say(subject)
+    _as_of(pdf, document)
+    _totals(pdf, document["totals"], students=False)
+    _invoices(pdf, document["invoices"], ZoneInfo(school["timezone"]))
+    return _finish(pdf)
+
+
+def school_statement_pdf(document: SchoolStatementDocument) -> bytes:
+    """The school's statement: totals over every student, then this page of students."""
+    school = document["school"]
+    pdf = StatementPdf(
+        title=f"Statement of {display(school['name'])}, {document['as_of']}",
+        snapshot_id=document["snapshot_id"],
+        as_of=document["as_of"],
+    )
+    pdf.fall_back_for(strings(document))
+    pdf.add_page()
+    _heading(pdf, document, "School statement")
+    _as_of(pdf, document)
+    _totals(pdf, document["totals"], students=True)
+    _students(pdf, document["students"])
+    return _finish(pdf)
