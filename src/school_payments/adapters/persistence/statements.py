@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Date, Uuid, and_, bindparam, case, func, literal, select, text
+from sqlalchemy import Date, Uuid, and_, bindparam, case, func, select, text
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from school_payments.adapters.persistence.database import Database, Queries
@@ -166,22 +166,54 @@ def _lines_as_of(owner: Owner) -> Subquery:
     )
 
 
-def _open_lines(owner: Owner) -> Subquery:
-    """The owner's open invoices now: only the columns the partial open-invoice index covers."""
-    return (
+def _open_totals(owner: Owner, keys: tuple[str, ...]) -> Subquery:
+    """Today's figures of the owner's open invoices, grouped by `keys`.
+
+    Open invoices are owed by definition (nothing cancelled, paid below the amount), and every
+    figure of the day depends on an invoice only through its due date. So they are first summed
+    per due date — an index-only scan with a handful of plain sums — and the day's conditions
+    (late, aging buckets) are then applied to those few hundred groups instead of to every
+    invoice: evaluating a dozen FILTERs per open invoice was most of a school statement's time.
+    """
+    group = [invoices.c[k] for k in keys]
+    remaining = invoices.c.amount - invoices.c.amount_paid
+    by_due = (
         select(
-            invoices.c.student_id,
-            invoices.c.currency,
-            invoices.c.amount,
-            invoices.c.amount_paid.label("paid"),
-            literal(0).label("cancelled"),
+            *group,
             invoices.c.due_date,
+            func.count().label("n"),
+            func.count().filter(invoices.c.amount_paid == 0).label("unpaid"),
+            func.sum(invoices.c.amount).label("amount"),
+            func.sum(invoices.c.amount_paid).label("paid"),
+            func.sum(remaining).label("remaining"),
         )
         .where(
             _owned(owner, invoices.c.school_id, invoices.c.student_id),
             invoices.c.status.in_(OPEN),
         )
-        .subquery("lines")
+        .group_by(*group, invoices.c.due_date)
+        .subquery("open_by_due")
+    )
+    c = by_due.c
+    late = c.due_date < DAY
+    return (
+        select(
+            *[c[k] for k in keys],
+            func.sum(c.amount).label("invoiced"),
+            func.sum(c.paid).label("paid"),
+            _sum(c.remaining, late).label("overdue"),
+            func.sum(c.n).label("invoice_count"),
+            _sum(c.unpaid, ~late).label("pending_count"),
+            _sum(c.n - c.unpaid, ~late).label("partially_paid_count"),
+            _sum(c.n, late).label("overdue_count"),
+            _sum(c.remaining, ~late).label("aging_current"),
+            _sum(c.remaining, late & (c.due_date >= B30)).label("aging_1_30"),
+            _sum(c.remaining, (c.due_date < B30) & (c.due_date >= B60)).label("aging_31_60"),
+            _sum(c.remaining, (c.due_date < B60) & (c.due_date >= B90)).label("aging_61_90"),
+            _sum(c.remaining, c.due_date < B90).label("aging_over_90"),
+        )
+        .group_by(*[c[k] for k in keys])
+        .subquery("open_totals")
     )
 
 
@@ -224,7 +256,7 @@ def _today_with_history(owner: Owner, keys: tuple[str, ...]) -> Select[Any]:
     Every (student, currency) with an invoice has a balance row, so the balances side of the
     outer join is complete; open invoices only add to it.
     """
-    opened = _grouped(_open_lines(owner), keys).order_by(None).subquery("open_totals")
+    opened = _open_totals(owner, keys)
     b = student_balances.c
     closed = (
         select(
@@ -307,12 +339,20 @@ def _student_lines(as_of: bool) -> Select[Any]:
     )
 
 
-def _prefixed(row: Any, prefix: str) -> Any:
-    class _View:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(row, prefix + name)
+class _Prefixed:
+    """The columns of a joined row that carry `prefix`, read without it (`payment__id` → `id`)."""
 
-    return _View()
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row = row
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
+
+
+_prefixed = _Prefixed
 
 
 def _currency_totals(row: Any, *, with_students: bool) -> CurrencyTotals:

@@ -10,8 +10,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from school_payments.adapters.web.responses import dumps
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.pagination import Page
@@ -191,9 +189,9 @@ def canonical_statement(document: Mapping[str, Any]) -> bytes:
     no whitespace, UTF-8 unescaped. Anyone holding the JSON can rebuild it (see docs/statements.md).
     """
     content = {key: value for key, value in document.items() if key not in _UNHASHED}
-    # Through JSON text first, so the hash covers exactly what clients read (ids, dates and `Z`
-    # timestamps as strings), whatever Python types the read side used.
-    return orjson.dumps(orjson.loads(dumps(content)), option=orjson.OPT_SORT_KEYS)
+    # The same serializer as the response, so the hash covers exactly what clients read (ids,
+    # dates and `Z` timestamps as strings); only the key order differs.
+    return dumps(content, sort_keys=True)
 
 
 def snapshot_id(document: Mapping[str, Any]) -> str:

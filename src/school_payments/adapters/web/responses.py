@@ -20,8 +20,9 @@ def _fallback(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, default=_fallback, option=_OPTIONS)
+def dumps(content: Any, *, sort_keys: bool = False) -> bytes:
+    option = _OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _OPTIONS
+    return orjson.dumps(content, default=_fallback, option=option)
 
 
 class JsonResponse(Response):
