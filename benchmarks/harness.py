@@ -171,7 +171,7 @@ def wrk(
             binary,
             f"-t{threads}",
             f"-c{connections}",
-            f"-d{seconds}s",
+            f"-d{max(1, round(seconds))}s",
             "--timeout",
             "5s",
             "-s",
