@@ -216,7 +216,7 @@ def machine() -> dict[str, Any]:
 
     def version(*command: str) -> str:
         with contextlib.suppress(OSError, subprocess.CalledProcessError):
-            out = subprocess.run(command, capture_output=True, text=True, check=True)
+            out = subprocess.run(command, capture_output=True, text=True, check=False)
             return (out.stdout or out.stderr).strip().splitlines()[0]
         return "unknown"
 

@@ -75,9 +75,7 @@ class ObservabilityMiddleware:
             if self.access_log:
                 self._log(scope, status, elapsed)
             if self.metrics_enabled:
-                route = _route(scope)
-                metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
-                metrics.LATENCY.labels(scope["method"], route).observe(elapsed)
+                metrics.observe_request(scope["method"], _route(scope), status, elapsed)
             context.request_id.reset(request_token)
             context.trace_id.reset(trace_token)
 
