@@ -352,9 +352,6 @@ class _Prefixed:
         return getattr(self._row, self._prefix + name)
 
 
-_prefixed = _Prefixed
-
-
 def _currency_totals(row: Any, *, with_students: bool) -> CurrencyTotals:
     invoiced, paid = int(row.invoiced), int(row.paid)
     return CurrencyTotals(
@@ -403,7 +400,7 @@ def _invoices_from_lines(rows: Any, cutoff: datetime | None) -> list[Invoice]:
             by_id[row.id] = []
             found.append(_invoice_as_of(row, cutoff))
         if row.payment__id is not None:
-            by_id[row.id].append(payment_from(_prefixed(row, "payment__")))
+            by_id[row.id].append(payment_from(_Prefixed(row, "payment__")))
     for invoice in found:
         invoice.payments = tuple(by_id[invoice.id])
     return found
@@ -438,7 +435,7 @@ class SqlStatementReader:
             row = (await q.execute(query, {"owner": student_id})).first()
             if row is None:
                 raise NotFoundError("student", student_id)
-            student, school = student_from(row), school_from(_prefixed(row, "school__"))
+            student, school = student_from(row), school_from(_Prefixed(row, "school__"))
             day, cutoff, params = await _judged(q, student_id, school, as_of, now)
             totals = (
                 await q.execute(figures_query("student", ("currency",), cutoff is not None), params)
