@@ -17,7 +17,7 @@ from uuid import UUID
 
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
-from school_payments.application.errors import IdempotencyClaimLostError
+from school_payments.application.errors import DatabaseUnavailableError, IdempotencyClaimLostError
 from school_payments.application.ports.cache import (
     CachedStatement,
     CacheHealth,
@@ -51,6 +51,8 @@ class FakeDatabase:
         self.units_opened = 0
         self.lost_claims: set[UUID] = set()
         """Claims another request has taken over: completing one fails."""
+        self.commit_outcome_lost = False
+        """The next commits land, but the connection fails before the client hears of it."""
 
     def given(self, *things: School | Student | Invoice | Payment | ApiKey) -> None:
         """Puts objects straight into the committed state (arranging a test)."""
@@ -108,6 +110,8 @@ class FakeUnitOfWork:
     async def commit(self) -> None:
         self._db.committed = copy.deepcopy(self.staged)
         self._db.commits += 1
+        if self._db.commit_outcome_lost:
+            raise DatabaseUnavailableError()
 
     @property
     def schools(self) -> FakeSchoolRepository:

@@ -25,7 +25,7 @@ from school_payments.application.commands.students import (
     UpdateStudent,
     UpdateStudentHandler,
 )
-from school_payments.application.errors import ForbiddenError
+from school_payments.application.errors import DatabaseUnavailableError, ForbiddenError
 from school_payments.domain.currency import Currency
 from school_payments.domain.entities import School, StudentStatus
 from school_payments.domain.errors import (
@@ -120,31 +120,31 @@ async def test_a_school_key_cannot_update_another_school(
 
 
 async def test_a_school_key_may_not_delete_even_its_own_school(
-    db: FakeDatabase, cache: FakeStatementCache
+    db: FakeDatabase, cache: FakeStatementCache, clock: FixedClock
 ) -> None:
     school = given_a_school(db)
     with pytest.raises(ForbiddenError):
-        await DeleteSchoolHandler(db.unit_of_work, cache)(
+        await DeleteSchoolHandler(db.unit_of_work, cache, clock)(
             DeleteSchool(school.id), school_caller(school)
         )
     assert school.id in db.committed.schools
 
 
 async def test_a_school_with_students_cannot_be_deleted(
-    db: FakeDatabase, cache: FakeStatementCache
+    db: FakeDatabase, cache: FakeStatementCache, clock: FixedClock
 ) -> None:
     school = given_a_school(db)
     db.given(a_student(school))
     with pytest.raises(SchoolHasStudentsError):
-        await DeleteSchoolHandler(db.unit_of_work, cache)(DeleteSchool(school.id), OPERATOR)
+        await DeleteSchoolHandler(db.unit_of_work, cache, clock)(DeleteSchool(school.id), OPERATOR)
     assert school.id in db.committed.schools
 
 
 async def test_a_school_without_students_is_deleted(
-    db: FakeDatabase, cache: FakeStatementCache
+    db: FakeDatabase, cache: FakeStatementCache, clock: FixedClock
 ) -> None:
     school = given_a_school(db)
-    await DeleteSchoolHandler(db.unit_of_work, cache)(DeleteSchool(school.id), OPERATOR)
+    await DeleteSchoolHandler(db.unit_of_work, cache, clock)(DeleteSchool(school.id), OPERATOR)
     assert school.id not in db.committed.schools
     assert cache.invalidations[0].schools == {school.id}
 
@@ -193,6 +193,20 @@ async def test_updating_a_student_can_clear_the_external_id(
     await handler(UpdateStudent(student.id, first_name="Anita", external_id=None), OPERATOR)
     stored = db.committed.students[student.id]
     assert (stored.first_name, stored.last_name, stored.external_id) == ("Anita", "García", None)
+
+
+async def test_statements_move_on_even_when_a_commit_s_outcome_is_unknown(
+    db: FakeDatabase, cache: FakeStatementCache, clock: FixedClock
+) -> None:
+    student = a_student(given_a_school(db))
+    db.given(student)
+    db.commit_outcome_lost = True  # the change lands; the client only sees the connection fail
+    handler = UpdateStudentHandler(db.unit_of_work, cache, clock)
+    with pytest.raises(DatabaseUnavailableError):
+        await handler(UpdateStudent(student.id, first_name="Anita"), OPERATOR)
+    assert db.committed.students[student.id].first_name == "Anita"
+    assert cache.invalidations[0].students == {student.id}
+    assert cache.invalidations[0].schools == {student.school_id}
 
 
 async def test_removing_a_student_without_invoices_deletes_them(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
 from typing import TypeVar
+from uuid import UUID
 
 from school_payments.application.errors import DatabaseUnavailableError
 from school_payments.application.idempotency import Idempotent
@@ -14,28 +15,11 @@ from school_payments.application.ports.unit_of_work import UnitOfWork, UnitOfWor
 R = TypeVar("R")
 
 
-async def commit(
-    uow: UnitOfWork,
-    result: R,
-    idempotent: Idempotent[R] | None,
-    *,
-    if_unknown: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Commits the work together with the idempotent response: both are kept, or neither.
-
-    When the connection fails during the COMMIT, the work may be in or not: `if_unknown` runs
-    before the error goes on, so that what must follow a commit (moving cached statements on)
-    also follows one that nobody heard of. A retry then replays the response, and reads the
-    statements fresh.
-    """
+async def commit(uow: UnitOfWork, result: R, idempotent: Idempotent[R] | None) -> None:
+    """Commits the work together with the idempotent response: both are kept, or neither."""
     if idempotent is not None:
         await uow.idempotency.complete(idempotent.claim, idempotent.respond(result))
-    try:
-        await uow.commit()
-    except DatabaseUnavailableError:
-        if if_unknown is not None:
-            await if_unknown()
-        raise
+    await uow.commit()
 
 
 class WriteHandler:
@@ -45,3 +29,26 @@ class WriteHandler:
         self._uow = uow
         self._cache = cache
         self._clock = clock
+
+    async def _commit(
+        self,
+        uow: UnitOfWork,
+        result: R,
+        idempotent: Idempotent[R] | None = None,
+        *,
+        schools: Iterable[UUID] = (),
+        students: Iterable[UUID] = (),
+    ) -> None:
+        """Commits, then moves the statements of the changed schools and students on.
+
+        Also when the connection fails during the COMMIT: the work may have landed, and a retry
+        that replays its response must not meet an older cached statement. (The versions move on
+        before the connection goes back to the pool: one Redis call, bounded by its timeout and
+        skipped while the breaker is open.)
+        """
+        try:
+            await commit(uow, result, idempotent)
+        except DatabaseUnavailableError:
+            await self._cache.invalidate(schools=schools, students=students)
+            raise
+        await self._cache.invalidate(schools=schools, students=students)

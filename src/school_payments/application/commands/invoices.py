@@ -7,10 +7,9 @@ from datetime import date, datetime
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import WriteHandler, commit
+from school_payments.application.commands._common import WriteHandler
 from school_payments.application.commands.unset import UNSET, Unset
 from school_payments.application.idempotency import Idempotent
-from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.unit_of_work import UnitOfWork
 from school_payments.application.read_models import InvoiceView
 from school_payments.domain.calendar import ensure_not_in_future
@@ -75,13 +74,10 @@ class IssueInvoiceHandler(WriteHandler):
             invoice.payments = ()
             await uow.invoices.add(invoice)
             view = InvoiceView(invoice, school.today(now))
-            await commit(uow, view, idempotent, if_unknown=lambda: _moved_on(self._cache, invoice))
-        await _moved_on(self._cache, invoice)
+            await self._commit(
+                uow, view, idempotent, schools=[invoice.school_id], students=[invoice.student_id]
+            )
         return view
-
-
-async def _moved_on(cache: StatementCache, invoice: Invoice) -> None:
-    await cache.invalidate(schools=[invoice.school_id], students=[invoice.student_id])
 
 
 async def _locked_with_day(uow: UnitOfWork, invoice_id: UUID, now: datetime) -> InvoiceView:
@@ -103,8 +99,9 @@ class ReviseInvoiceHandler(WriteHandler):
                 now=now,
             )
             await uow.invoices.update(view.invoice)
-            await commit(uow, view, None, if_unknown=lambda: _moved_on(self._cache, view.invoice))
-        await _moved_on(self._cache, view.invoice)
+            await self._commit(
+                uow, view, schools=[view.invoice.school_id], students=[view.invoice.student_id]
+            )
         return view
 
 
@@ -115,12 +112,9 @@ class CancelInvoiceHandler(WriteHandler):
         now = self._clock.now()
         async with self._uow(caller.scope) as uow:
             view = await _locked_with_day(uow, command.invoice_id, now)
-            changed = view.invoice.cancel(now)
-            if changed:
+            if view.invoice.cancel(now):
                 await uow.invoices.update(view.invoice)
-                await commit(
-                    uow, view, None, if_unknown=lambda: _moved_on(self._cache, view.invoice)
+                await self._commit(
+                    uow, view, schools=[view.invoice.school_id], students=[view.invoice.student_id]
                 )
-        if changed:
-            await _moved_on(self._cache, view.invoice)
         return view

@@ -8,11 +8,11 @@ from datetime import datetime
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import WriteHandler, commit
+from school_payments.application.commands._common import WriteHandler
 from school_payments.application.idempotency import Idempotent
 from school_payments.domain.calendar import ensure_not_in_future
 from school_payments.domain.currency import Currency
-from school_payments.domain.entities import Invoice, Payment, PaymentMethod
+from school_payments.domain.entities import Payment, PaymentMethod
 from school_payments.domain.ids import new_id
 from school_payments.domain.money import Money
 
@@ -53,7 +53,9 @@ class RecordPaymentHandler(WriteHandler):
                 now=now,
             )
             await uow.invoices.add_payment(invoice, payment)
-            await commit(uow, payment, idempotent, if_unknown=lambda: self._moved_on(invoice))
+            await self._commit(
+                uow, payment, idempotent, schools=[invoice.school_id], students=[invoice.student_id]
+            )
         log.info(
             "payment recorded",
             extra={
@@ -65,8 +67,4 @@ class RecordPaymentHandler(WriteHandler):
                 "invoice_status": invoice.status.value,
             },
         )
-        await self._moved_on(invoice)
         return payment
-
-    async def _moved_on(self, invoice: Invoice) -> None:
-        await self._cache.invalidate(schools=[invoice.school_id], students=[invoice.student_id])

@@ -9,7 +9,6 @@ from school_payments.application.caller import Caller
 from school_payments.application.commands._common import WriteHandler, commit
 from school_payments.application.commands.unset import UNSET, Unset
 from school_payments.application.idempotency import Idempotent
-from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
 from school_payments.application.ports.unit_of_work import UnitOfWorkFactory
 from school_payments.domain.calendar import validate_timezone
@@ -90,17 +89,12 @@ class UpdateSchoolHandler(WriteHandler):
             await uow.schools.update(school)
             # Every student statement shows the school's name and is judged in its time zone.
             student_ids = await uow.students.ids_in_school(school.id)
-            await uow.commit()
-        await self._cache.invalidate(schools=[school.id], students=student_ids)
+            await self._commit(uow, school, schools=[school.id], students=student_ids)
         return school
 
 
-class DeleteSchoolHandler:
+class DeleteSchoolHandler(WriteHandler):
     """Deletes a school that has no students (operator only); otherwise SchoolHasStudentsError."""
-
-    def __init__(self, uow: UnitOfWorkFactory, cache: StatementCache) -> None:
-        self._uow = uow
-        self._cache = cache
 
     async def __call__(self, command: DeleteSchool, caller: Caller) -> None:
         caller.ensure_operator()
@@ -110,5 +104,4 @@ class DeleteSchoolHandler:
             if await uow.schools.has_students(command.school_id):
                 raise SchoolHasStudentsError()
             await uow.schools.delete(command.school_id)
-            await uow.commit()
-        await self._cache.invalidate(schools=[command.school_id])
+            await self._commit(uow, None, schools=[command.school_id])

@@ -7,7 +7,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import WriteHandler, commit
+from school_payments.application.commands._common import WriteHandler
 from school_payments.application.commands.unset import UNSET, Unset
 from school_payments.application.idempotency import Idempotent
 from school_payments.domain.entities import Student, StudentStatus
@@ -63,8 +63,7 @@ class EnrollStudentHandler(WriteHandler):
             # Locked so that a concurrent deletion of the school cannot miss this student.
             await uow.schools.get(command.school_id, for_update=True)
             await uow.students.add(student)
-            await commit(uow, student, idempotent)
-        await self._cache.invalidate(schools=[student.school_id])
+            await self._commit(uow, student, idempotent, schools=[student.school_id])
         return student
 
 
@@ -82,8 +81,7 @@ class UpdateStudentHandler(WriteHandler):
                 student.external_id = command.external_id
             student.updated_at = self._clock.now()
             await uow.students.update(student)
-            await uow.commit()
-        await self._cache.invalidate(schools=[student.school_id], students=[student.id])
+            await self._commit(uow, student, schools=[student.school_id], students=[student.id])
         return student
 
 
@@ -102,6 +100,5 @@ class RemoveStudentHandler(WriteHandler):
             else:
                 await uow.students.delete(student.id)
                 outcome = Removal.DELETED
-            await uow.commit()
-        await self._cache.invalidate(schools=[student.school_id], students=[student.id])
+            await self._commit(uow, outcome, schools=[student.school_id], students=[student.id])
         return outcome
