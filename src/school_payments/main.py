@@ -27,7 +27,7 @@ from school_payments.adapters.persistence.database import (
     normalize_url,
     redacted,
 )
-from school_payments.adapters.persistence.idempotency import SqlIdempotencyStore
+from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyStore
 from school_payments.adapters.persistence.migrations import upgrade
 from school_payments.adapters.persistence.readers import (
     SqlApiKeyReader,
@@ -42,10 +42,10 @@ from school_payments.adapters.persistence.seed import SeedPlan, SeedReport
 from school_payments.adapters.persistence.seed import seed as seed_database
 from school_payments.adapters.persistence.statements import SqlStatementReader
 from school_payments.adapters.persistence.unit_of_work import SqlUnitOfWorkFactory
+from school_payments.adapters.representation.statements import JsonStatementRenderer
 from school_payments.adapters.resilience.circuit_breaker import BreakerState, CircuitBreaker
 from school_payments.adapters.web.app import create_api
-from school_payments.adapters.web.presenters import JsonStatementRenderer
-from school_payments.adapters.web.services import ApiServices, Commands, Queries
+from school_payments.adapters.web.services import ApiServices, CommandHandlers, QueryHandlers
 from school_payments.application.authentication import Authenticator
 from school_payments.application.commands.api_keys import CreateApiKeyHandler, RevokeApiKeyHandler
 from school_payments.application.commands.invoices import (
@@ -65,7 +65,7 @@ from school_payments.application.commands.students import (
     UpdateStudentHandler,
 )
 from school_payments.application.errors import DatabaseUnavailableError
-from school_payments.application.idempotency import IdempotencyGuard
+from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
 from school_payments.application.queries.resources import (
@@ -149,7 +149,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             settings.admin_api_key, keys, cache_seconds=settings.api_key_cache_seconds
         )
     services = ApiServices(
-        commands=Commands(
+        commands=CommandHandlers(
             create_school=CreateSchoolHandler(uow, clock),
             update_school=UpdateSchoolHandler(uow, cache, clock),
             delete_school=DeleteSchoolHandler(uow, cache, clock),
@@ -163,7 +163,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             create_api_key=CreateApiKeyHandler(uow, clock),
             revoke_api_key=RevokeApiKeyHandler(uow, clock),
         ),
-        queries=Queries(
+        queries=QueryHandlers(
             schools=SchoolQueries(schools),
             students=StudentQueries(students),
             invoices=InvoiceQueries(SqlInvoiceReader(database), clock),

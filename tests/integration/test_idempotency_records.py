@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyStore
 from school_payments.application.caller import OPERATOR
-from school_payments.application.idempotency import fingerprint
-from school_payments.application.ports.idempotency import Claimed, InProgress
+from school_payments.application.idempotency_guard import LOCK_TIMEOUT, RETENTION, fingerprint
+from school_payments.application.ports.idempotency_store import Claimed, InProgress
 from tests.support.api import Api
 
 
@@ -44,15 +45,23 @@ async def test_the_claim_of_a_request_that_died_is_taken_over_after_the_lock_tim
     invoice = await _invoice(api)
     path = f"/api/v1/invoices/{invoice['id']}/payments"
     body = {"amount": 100, "method": "cash"}
-    guard = api.assembly.services.idempotency
+    store = SqlIdempotencyStore(api.assembly.database, api.clock)
+
+    async def claim() -> object:
+        return await store.claim(
+            scope=OPERATOR.key_id,
+            key="crash-1",
+            fingerprint=fingerprint("POST", path, body),
+            now=api.clock.now(),
+            retention=RETENTION,
+            lock_timeout=LOCK_TIMEOUT,
+        )
+
     # A request claims the key, then its process dies before it finishes (nothing released).
-    claim = await guard.claim(OPERATOR, "crash-1", fingerprint("POST", path, body))
-    assert isinstance(claim, Claimed)
+    assert isinstance(await claim(), Claimed)
     busy = await api.post(path, json=body, headers={"Idempotency-Key": "crash-1"})
     assert (busy.status_code, busy.json()["code"]) == (409, "idempotency_key_in_use")
-    assert isinstance(
-        await guard.claim(OPERATOR, "crash-1", fingerprint("POST", path, body)), InProgress
-    )
+    assert isinstance(await claim(), InProgress)
 
     api.clock.advance(seconds=31)
     retried = await api.post(path, json=body, headers={"Idempotency-Key": "crash-1"})

@@ -25,7 +25,7 @@ from school_payments.application.ports.cache import (
     CacheOutcome,
     StatementKey,
 )
-from school_payments.application.ports.idempotency import IdempotencyClaim, StoredResponse
+from school_payments.application.ports.idempotency_store import Created, IdempotencyClaim
 from school_payments.domain.entities import Invoice, Payment, School, Student
 from school_payments.domain.errors import DuplicateExternalIdError, NotFoundError
 
@@ -39,7 +39,7 @@ class State:
     invoices: dict[UUID, Invoice] = field(default_factory=dict)
     payments: dict[UUID, Payment] = field(default_factory=dict)
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
-    responses: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str], Created[object]] = field(default_factory=dict)
 
 
 class FakeDatabase:
@@ -245,16 +245,16 @@ class FakeApiKeyRepository(_Repository):
 
 
 class FakeIdempotencyRecorder:
-    """Stages the response with the work; a claim taken over by another request fails."""
+    """Stages the outcome with the work; a claim taken over by another request fails."""
 
     def __init__(self, uow: FakeUnitOfWork, lost_claims: set[UUID]) -> None:
         self._uow = uow
         self._lost = lost_claims
 
-    async def complete(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
+    async def complete(self, claim: IdempotencyClaim, outcome: Created[object]) -> None:
         if claim.token in self._lost:
             raise IdempotencyClaimLostError()
-        self._uow.staged.responses[(claim.scope, claim.key)] = response
+        self._uow.staged.outcomes[(claim.scope, claim.key)] = outcome
 
 
 # -- the statement cache ---------------------------------------------------------------------

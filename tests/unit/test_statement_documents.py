@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from school_payments.adapters.representation.statements import JsonStatementRenderer, snapshot_id
 from school_payments.adapters.web.documents.csv_document import (
     SCHOOL_COLUMNS,
     neutralised,
@@ -40,7 +41,6 @@ from school_payments.adapters.web.documents.negotiation import (
     none_match,
 )
 from school_payments.adapters.web.documents.pdf import school_statement_pdf, student_pdf
-from school_payments.adapters.web.presenters import JsonStatementRenderer, snapshot_id
 from school_payments.application.pagination import Page
 from school_payments.application.read_models import (
     Aging,

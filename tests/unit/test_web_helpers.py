@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from school_payments.adapters.web.presenters import decode_cursor, encode_cursor
+from school_payments.adapters.representation.cursors import decode_cursor, encode_cursor
 from school_payments.domain.errors import InvalidValueError
 from school_payments.domain.ids import new_id
 

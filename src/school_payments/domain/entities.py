@@ -112,6 +112,10 @@ class Payment:
     reference: str | None
     created_at: datetime
 
+    @property
+    def currency(self) -> Currency:
+        return self.amount.currency
+
 
 @dataclass
 class Invoice:

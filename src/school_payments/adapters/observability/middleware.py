@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
-import orjson
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from school_payments.adapters.asgi import header
 from school_payments.adapters.observability import context, metrics
 
 log = logging.getLogger("school_payments.http")
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
+def _text_header(scope: Scope, name: bytes) -> str | None:
+    value = header(scope, name)
+    return None if value is None else value.decode("latin-1")
 
 
 def _route(scope: Scope) -> str:
@@ -34,9 +34,16 @@ def _route(scope: Scope) -> str:
 
 class ObservabilityMiddleware:
     def __init__(
-        self, app: ASGIApp, *, access_log: bool = True, metrics_enabled: bool = True
+        self,
+        app: ASGIApp,
+        *,
+        unhandled_error: Callable[[], Response],
+        access_log: bool = True,
+        metrics_enabled: bool = True,
     ) -> None:
+        """`unhandled_error` is the 500 to answer with (the web adapter's problem table's)."""
         self.app = app
+        self.unhandled_error = unhandled_error
         self.access_log = access_log
         self.metrics_enabled = metrics_enabled
 
@@ -44,8 +51,8 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = context.choose_request_id(_header(scope, b"x-request-id"))
-        trace_id = context.choose_trace_id(_header(scope, b"traceparent"))
+        request_id = context.choose_request_id(_text_header(scope, b"x-request-id"))
+        trace_id = context.choose_trace_id(_text_header(scope, b"traceparent"))
         request_token = context.request_id.set(request_id)
         trace_token = context.trace_id.set(trace_id)
         started = time.perf_counter()
@@ -69,7 +76,7 @@ class ObservabilityMiddleware:
             )
             status = 500
             if not response_started:
-                await _internal_error(send, id_header)
+                await self.unhandled_error()(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             if self.access_log:
@@ -92,27 +99,3 @@ class ObservabilityMiddleware:
             "latency_ms": round(elapsed * 1000, 3),
         }
         log.log(level, "request", extra=extra)
-
-
-async def _internal_error(send: Send, id_header: tuple[bytes, bytes]) -> None:
-    body = orjson.dumps(
-        {
-            "type": "tag:school-payments,2026:problem:internal_error",
-            "title": "Internal Server Error",
-            "status": 500,
-            "detail": "an unexpected error occurred; it has been logged with this request's id",
-            "code": "internal_error",
-        }
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                id_header,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -21,7 +21,6 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    Text,
     UniqueConstraint,
     Uuid,
     text,
@@ -188,12 +187,8 @@ idempotency_keys = Table(
     Column("lock_token", Uuid, nullable=False),
     Column("locked_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime),
-    Column("response_status", Integer),
-    Column("response_headers", Text),
-    Column("response_body", LargeBinary),
+    Column("outcome", LargeBinary),
     PrimaryKeyConstraint("scope", "key"),
-    CheckConstraint(
-        "(completed_at IS NULL) = (response_status IS NULL)", name="response_when_completed"
-    ),
+    CheckConstraint("(completed_at IS NULL) = (outcome IS NULL)", name="outcome_when_completed"),
     Index(None, "created_at"),
 )

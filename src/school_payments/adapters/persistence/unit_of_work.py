@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from school_payments.adapters.persistence.database import Database, Queries, is_unavailable
-from school_payments.adapters.persistence.idempotency import SqlIdempotencyRecorder
+from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyRecorder
 from school_payments.adapters.persistence.repositories import (
     SqlApiKeyRepository,
     SqlInvoiceRepository,

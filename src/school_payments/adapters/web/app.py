@@ -102,6 +102,9 @@ def create_api(
     app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(
-        ObservabilityMiddleware, access_log=access_log, metrics_enabled=metrics_enabled
+        ObservabilityMiddleware,
+        unhandled_error=problems.unhandled_error_response,
+        access_log=access_log,
+        metrics_enabled=metrics_enabled,
     )
     return app

@@ -11,8 +11,9 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from school_payments.adapters.web.problems import error_response
-from school_payments.adapters.web.responses import problem
+from school_payments.adapters.asgi import header
+from school_payments.adapters.web.errors import PayloadTooLargeError, UnauthenticatedError
+from school_payments.adapters.web.problems import problem_response
 from school_payments.application.authentication import Authenticator
 from school_payments.application.caller import ANONYMOUS_OPERATOR, Caller
 from school_payments.application.errors import DatabaseUnavailableError
@@ -21,23 +22,15 @@ MAX_BODY_BYTES = 64 * 1024
 API_PREFIX = "/api/v1"
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
 class _BodyTooLargeError(Exception):
     pass
 
 
-def _too_large() -> Response:
-    return problem(
-        413,
-        "payload_too_large",
-        "Content Too Large",
-        f"the request body is over {MAX_BODY_BYTES // 1024} KiB",
+def _too_large(max_bytes: int) -> Response:
+    return problem_response(
+        PayloadTooLargeError(
+            f"the request body is over {max_bytes // 1024} KiB; send less (bodies are small JSON)"
+        )
     )
 
 
@@ -52,9 +45,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)  # no body to limit
             return
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large()(scope, receive, send)
+            await _too_large(self.max_bytes)(scope, receive, send)
             return
         received = 0
         started = False
@@ -77,7 +70,7 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLargeError:
             if not started:
-                await _too_large()(scope, receive, send)
+                await _too_large(self.max_bytes)(scope, receive, send)
 
 
 class AuthenticationMiddleware:
@@ -96,9 +89,9 @@ class AuthenticationMiddleware:
             caller = ANONYMOUS_OPERATOR
         else:
             try:
-                caller = await self._authenticate(_header(scope, b"authorization"))
+                caller = await self._authenticate(header(scope, b"authorization"))
             except DatabaseUnavailableError as error:
-                await error_response(error)(scope, receive, send)
+                await problem_response(error)(scope, receive, send)
                 return
         if caller is None:
             await _unauthenticated()(scope, receive, send)
@@ -107,21 +100,15 @@ class AuthenticationMiddleware:
         state["caller"] = caller
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, header: bytes | None) -> Caller | None:
+    async def _authenticate(self, authorization: bytes | None) -> Caller | None:
         assert self.authenticator is not None
-        if header is None:
+        if authorization is None:
             return None
-        scheme, _, key = header.decode("latin-1").partition(" ")
+        scheme, _, key = authorization.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer":
             return None
         return await self.authenticator.authenticate(key.strip())
 
 
 def _unauthenticated() -> Response:
-    return problem(
-        401,
-        "unauthenticated",
-        "Unauthorized",
-        "a valid API key is required: Authorization: Bearer <key>",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+    return problem_response(UnauthenticatedError())

@@ -1,8 +1,15 @@
-"""The one table from error types to HTTP status and problem `code`, and the handlers using it."""
+"""The one table from error types to HTTP status, problem `code` and title, and its handlers.
+
+Routes, middlewares, validation and the last-resort 500 all answer through `problem_response`,
+so an error type has exactly one status and code wherever it is raised. A test fails when a
+domain, application or web error has no row.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,17 +18,29 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from school_payments.adapters.web.requests import BodyValidationError, MalformedJsonError
-from school_payments.adapters.web.responses import problem
+from school_payments.adapters.representation.json import dumps
+from school_payments.adapters.web.errors import (
+    BodyValidationError,
+    HttpRequestError,
+    MalformedJsonError,
+    MethodNotAllowedError,
+    NotAcceptableError,
+    PayloadTooLargeError,
+    RouteNotFoundError,
+    UnauthenticatedError,
+    UnhandledError,
+    pydantic_errors,
+)
 from school_payments.application.errors import (
     DatabaseUnavailableError,
     ForbiddenError,
     IdempotencyClaimLostError,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
 )
 from school_payments.domain.errors import (
     BusinessRuleError,
     CurrencyMismatchError,
-    DomainError,
     DuplicateExternalIdError,
     InvalidValueError,
     InvoiceHasPaymentsError,
@@ -35,23 +54,52 @@ from school_payments.domain.errors import (
 
 log = logging.getLogger(__name__)
 
-# error type -> (status, code, title). Subclasses not listed take their nearest listed base.
-PROBLEMS: dict[type[Exception], tuple[int, str, str]] = {
-    ForbiddenError: (403, "forbidden", "Forbidden"),
-    NotFoundError: (404, "not_found", "Not Found"),
-    InvalidValueError: (422, "validation_error", "Unprocessable Content"),
-    PaymentExceedsRemainingError: (409, "payment_exceeds_remaining", "Conflict"),
-    InvoiceNotPayableError: (409, "invoice_not_payable", "Conflict"),
-    CurrencyMismatchError: (409, "currency_mismatch", "Conflict"),
-    InvoiceNotEditableError: (409, "invoice_not_editable", "Conflict"),
-    InvoiceHasPaymentsError: (409, "invoice_has_payments", "Conflict"),
-    StudentArchivedError: (409, "student_archived", "Conflict"),
-    SchoolHasStudentsError: (409, "school_has_students", "Conflict"),
-    DuplicateExternalIdError: (409, "duplicate_external_id", "Conflict"),
-    IdempotencyClaimLostError: (409, "idempotency_key_in_use", "Conflict"),
-    DatabaseUnavailableError: (503, "database_unavailable", "Service Unavailable"),
-}
+PROBLEM_TYPE = "tag:school-payments,2026:problem:{code}"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    status: int
+    code: str
+    title: str
+
+
+_CONFLICT = "Conflict"
+
+PROBLEMS: dict[type[Exception], Problem] = {
+    MalformedJsonError: Problem(400, "malformed_json", "Bad Request"),
+    UnauthenticatedError: Problem(401, "unauthenticated", "Unauthorized"),
+    ForbiddenError: Problem(403, "forbidden", "Forbidden"),
+    NotFoundError: Problem(404, "not_found", "Not Found"),
+    RouteNotFoundError: Problem(404, "not_found", "Not Found"),
+    MethodNotAllowedError: Problem(405, "method_not_allowed", "Method Not Allowed"),
+    NotAcceptableError: Problem(406, "not_acceptable", "Not Acceptable"),
+    PaymentExceedsRemainingError: Problem(409, "payment_exceeds_remaining", _CONFLICT),
+    InvoiceNotPayableError: Problem(409, "invoice_not_payable", _CONFLICT),
+    CurrencyMismatchError: Problem(409, "currency_mismatch", _CONFLICT),
+    InvoiceNotEditableError: Problem(409, "invoice_not_editable", _CONFLICT),
+    InvoiceHasPaymentsError: Problem(409, "invoice_has_payments", _CONFLICT),
+    StudentArchivedError: Problem(409, "student_archived", _CONFLICT),
+    SchoolHasStudentsError: Problem(409, "school_has_students", _CONFLICT),
+    DuplicateExternalIdError: Problem(409, "duplicate_external_id", _CONFLICT),
+    IdempotencyKeyInUseError: Problem(409, "idempotency_key_in_use", _CONFLICT),
+    IdempotencyClaimLostError: Problem(409, "idempotency_key_in_use", _CONFLICT),
+    PayloadTooLargeError: Problem(413, "payload_too_large", "Content Too Large"),
+    InvalidValueError: Problem(422, "validation_error", "Unprocessable Content"),
+    BodyValidationError: Problem(422, "validation_error", "Unprocessable Content"),
+    IdempotencyKeyReusedError: Problem(422, "idempotency_key_reused", "Unprocessable Content"),
+    UnhandledError: Problem(500, "internal_error", "Internal Server Error"),
+    DatabaseUnavailableError: Problem(503, "database_unavailable", "Service Unavailable"),
+}
+"""Error type → problem. A subclass without a row of its own takes its nearest listed base."""
+
+HANDLED: tuple[type[Exception], ...] = tuple(PROBLEMS)
+
+_HEADERS: dict[type[Exception], Mapping[str, str]] = {
+    UnauthenticatedError: {"WWW-Authenticate": "Bearer"},
+    DatabaseUnavailableError: {"Retry-After": "1"},
+}
 
 # Where a field checked by the rules (rather than by the body's schema) came from, so that every
 # `loc` reads like pydantic's: ["body", "paid_at"], ["query", "as_of"], ["header", …].
@@ -65,60 +113,70 @@ def _location(field: str) -> str:
     return "header" if field in _HEADER_FIELDS else "body"
 
 
-def classify(error: Exception) -> tuple[int, str, str] | None:
-    for cls in type(error).__mro__:
+def row_for(error_type: type[BaseException]) -> tuple[type[Exception], Problem] | None:
+    """The table's row for an error type (its own, or its nearest listed base's)."""
+    for cls in error_type.__mro__:
         if cls in PROBLEMS:
-            return PROBLEMS[cls]
+            return cls, PROBLEMS[cls]
     return None
 
 
-def error_response(error: Exception) -> Response:
-    """The problem response for a known error type (raises it again if it is not one)."""
-    found = classify(error)
-    if found is None:
-        raise error
-    status, code, title = found
-    detail = getattr(error, "detail", None) or str(error) or title
-    errors = None
+def _errors(error: Exception, detail: str) -> list[dict[str, Any]] | None:
+    if isinstance(error, BodyValidationError):
+        return error.errors
     if isinstance(error, InvalidValueError):
-        errors = [{"loc": [_location(error.field), error.field], "msg": detail}]
-    headers = {"Retry-After": "1"} if status == 503 else None
-    if isinstance(error, BusinessRuleError):
-        log.info("request refused", extra={"code": code, "detail": detail})
-    return problem(status, code, title, detail, errors=errors, headers=headers)
+        return [{"loc": [_location(error.field), error.field], "msg": detail}]
+    return None
 
 
-def validation_problem(
-    errors: list[dict[str, Any]], detail: str = "the request is not valid"
+def problem_response(
+    error: Exception,
+    headers: Mapping[str, str] | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> Response:
-    return problem(422, "validation_error", "Unprocessable Content", detail, errors=errors)
+    """The RFC 9457 problem document for an error; one without a row is an unhandled 500.
+
+    `extra` adds members to the document (e.g. /readyz's readiness fields).
+    """
+    found = row_for(type(error))
+    if found is None:
+        error = UnhandledError()
+        found = UnhandledError, PROBLEMS[UnhandledError]
+    row_type, problem = found
+    detail = getattr(error, "detail", None) or str(error) or problem.title
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE.format(code=problem.code),
+        "title": problem.title,
+        "status": problem.status,
+        "detail": detail,
+        "code": problem.code,
+    }
+    errors = _errors(error, detail)
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    if isinstance(error, BusinessRuleError):
+        log.info("request refused", extra={"code": problem.code, "detail": detail})
+    return Response(
+        dumps(body),
+        status_code=problem.status,
+        headers={**_HEADERS.get(row_type, {}), **(headers or {})},
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
 
 
-def pydantic_errors(raw: Any, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Pydantic's errors as the contract's `{"loc": [...], "msg": "..."}` list (no echoed input)."""
-    return [
-        {
-            "loc": [*prefix, *(str(p) for p in e["loc"])],
-            "msg": e["msg"].removeprefix("Value error, "),
-        }
-        for e in raw
-    ]
+def unhandled_error_response() -> Response:
+    """The 500 answered for an exception nothing handled (logged by the observability layer)."""
+    return problem_response(UnhandledError())
 
 
-_HTTP_CODES = {
-    404: ("not_found", "Not Found", "no such resource"),
-    405: (
-        "method_not_allowed",
-        "Method Not Allowed",
-        "this method is not allowed on this resource",
-    ),
-    406: (
-        "not_acceptable",
-        "Not Acceptable",
-        "this resource has no representation of a media type that Accept allows",
-    ),
+_HTTP_ERRORS: dict[int, type[HttpRequestError]] = {
+    404: RouteNotFoundError,
+    405: MethodNotAllowedError,
+    406: NotAcceptableError,
 }
-
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
@@ -135,39 +193,25 @@ def _allowed_methods(request: Request) -> str:
 
 
 def install(app: FastAPI) -> None:
-    async def domain_error(_request: Request, error: Exception) -> Response:
-        return error_response(error)
+    """Answers every error a route raises through the table."""
+
+    async def listed_error(_request: Request, error: Exception) -> Response:
+        return problem_response(error)
 
     async def request_validation(_request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
-        return validation_problem(pydantic_errors(error.errors()))
+        return problem_response(BodyValidationError(pydantic_errors(error.errors())))
 
-    async def http_error(request: Request, error: Exception) -> Response:
+    async def framework_error(request: Request, error: Exception) -> Response:
+        # Routing's own refusals (no route, wrong method) arrive as Starlette's HTTPException.
         assert isinstance(error, StarletteHTTPException)
-        code, title, detail = _HTTP_CODES.get(
-            error.status_code, ("http_error", "Error", str(error.detail))
-        )
+        error_type = _HTTP_ERRORS.get(error.status_code, UnhandledError)
         headers = dict(error.headers or {})
         if error.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
-        return problem(error.status_code, code, title, detail, headers=headers or None)
+        return problem_response(error_type(), headers)
 
-    async def malformed_json(_request: Request, error: Exception) -> Response:
-        assert isinstance(error, MalformedJsonError)
-        return problem(400, "malformed_json", "Bad Request", error.detail)
-
-    async def invalid_body(_request: Request, error: Exception) -> Response:
-        assert isinstance(error, BodyValidationError)
-        return validation_problem(error.errors, "the request body is not valid")
-
-    for error_type in (
-        DomainError,
-        ForbiddenError,
-        DatabaseUnavailableError,
-        IdempotencyClaimLostError,
-    ):
-        app.add_exception_handler(error_type, domain_error)
-    app.add_exception_handler(MalformedJsonError, malformed_json)
-    app.add_exception_handler(BodyValidationError, invalid_body)
+    for error_type in HANDLED:
+        app.add_exception_handler(error_type, listed_error)
     app.add_exception_handler(RequestValidationError, request_validation)
-    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StarletteHTTPException, framework_error)

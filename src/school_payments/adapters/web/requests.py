@@ -13,25 +13,18 @@ import orjson
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ValidationError
 
-from school_payments.adapters.web.presenters import decode_cursor
+from school_payments.adapters.representation.cursors import decode_cursor
+from school_payments.adapters.web.errors import (
+    BodyValidationError,
+    MalformedJsonError,
+    pydantic_errors,
+)
 from school_payments.adapters.web.services import ApiServices
 from school_payments.application.caller import Caller
 from school_payments.application.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from school_payments.domain.errors import InvalidValueError, NotFoundError
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class MalformedJsonError(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-class BodyValidationError(Exception):
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("the request body is not valid")
-        self.errors = errors
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in a thread pool,
@@ -92,13 +85,7 @@ def validated(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as error:
         raise BodyValidationError(
-            [
-                {
-                    "loc": ["body", *(str(p) for p in e["loc"])],
-                    "msg": e["msg"].removeprefix("Value error, "),
-                }
-                for e in error.errors()
-            ]
+            pydantic_errors(error.errors(), ("body",)), "the request body is not valid"
         ) from None
 
 

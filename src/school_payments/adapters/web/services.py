@@ -22,7 +22,7 @@ from school_payments.application.commands.students import (
     RemoveStudentHandler,
     UpdateStudentHandler,
 )
-from school_payments.application.idempotency import IdempotencyGuard
+from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.readers import DatabaseProbe
 from school_payments.application.queries.resources import (
@@ -36,7 +36,7 @@ from school_payments.application.queries.statements import StatementQueries
 
 
 @dataclass(frozen=True, slots=True)
-class Commands:
+class CommandHandlers:
     create_school: CreateSchoolHandler
     update_school: UpdateSchoolHandler
     delete_school: DeleteSchoolHandler
@@ -52,7 +52,7 @@ class Commands:
 
 
 @dataclass(frozen=True, slots=True)
-class Queries:
+class QueryHandlers:
     schools: SchoolQueries
     students: StudentQueries
     invoices: InvoiceQueries
@@ -63,8 +63,8 @@ class Queries:
 
 @dataclass(frozen=True, slots=True)
 class ApiServices:
-    commands: Commands
-    queries: Queries
+    commands: CommandHandlers
+    queries: QueryHandlers
     idempotency: IdempotencyGuard
     authenticator: Authenticator | None
     """None when authentication is switched off explicitly (development only)."""

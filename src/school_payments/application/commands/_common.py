@@ -1,24 +1,21 @@
-"""What command handlers share: their ports, and committing with the idempotent response."""
+"""What command handlers share: their ports, and committing with the idempotency record."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
 from uuid import UUID
 
 from school_payments.application.errors import DatabaseUnavailableError
-from school_payments.application.idempotency import Idempotent
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
+from school_payments.application.ports.idempotency_store import Created, IdempotencyClaim
 from school_payments.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
-R = TypeVar("R")
 
-
-async def commit(uow: UnitOfWork, result: R, idempotent: Idempotent[R] | None) -> None:
-    """Commits the work together with the idempotent response: both are kept, or neither."""
-    if idempotent is not None:
-        await uow.idempotency.complete(idempotent.claim, idempotent.respond(result))
+async def commit(uow: UnitOfWork, result: object, claim: IdempotencyClaim | None) -> None:
+    """Commits the work together with its idempotency record: both are kept, or neither."""
+    if claim is not None:
+        await uow.idempotency.complete(claim, Created(result))
     await uow.commit()
 
 
@@ -33,8 +30,8 @@ class WriteHandler:
     async def _commit(
         self,
         uow: UnitOfWork,
-        result: R,
-        idempotent: Idempotent[R] | None = None,
+        result: object,
+        claim: IdempotencyClaim | None = None,
         *,
         schools: Iterable[UUID] = (),
         students: Iterable[UUID] = (),
@@ -42,12 +39,12 @@ class WriteHandler:
         """Commits, then moves the statements of the changed schools and students on.
 
         Also when the connection fails during the COMMIT: the work may have landed, and a retry
-        that replays its response must not meet an older cached statement. (The versions move on
+        that replays its outcome must not meet an older cached statement. (The versions move on
         before the connection goes back to the pool: one Redis call, bounded by its timeout and
         skipped while the breaker is open.)
         """
         try:
-            await commit(uow, result, idempotent)
+            await commit(uow, result, claim)
         except DatabaseUnavailableError:
             await self._cache.invalidate(schools=schools, students=students)
             raise

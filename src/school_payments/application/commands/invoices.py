@@ -9,7 +9,7 @@ from uuid import UUID
 from school_payments.application.caller import Caller
 from school_payments.application.commands._common import WriteHandler
 from school_payments.application.commands.unset import UNSET, Unset
-from school_payments.application.idempotency import Idempotent
+from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.application.ports.unit_of_work import UnitOfWork
 from school_payments.application.read_models import InvoiceView
 from school_payments.domain.calendar import ensure_not_in_future
@@ -49,7 +49,7 @@ class IssueInvoiceHandler(WriteHandler):
         self,
         command: IssueInvoice,
         caller: Caller,
-        idempotent: Idempotent[InvoiceView] | None = None,
+        claim: IdempotencyClaim | None = None,
     ) -> InvoiceView:
         now = self._clock.now()
         # Input checks that need no data come first: a bad request gets 422 before any 404.
@@ -75,7 +75,7 @@ class IssueInvoiceHandler(WriteHandler):
             await uow.invoices.add(invoice)
             view = InvoiceView(invoice, school.today(now))
             await self._commit(
-                uow, view, idempotent, schools=[invoice.school_id], students=[invoice.student_id]
+                uow, view, claim, schools=[invoice.school_id], students=[invoice.student_id]
             )
         return view
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from school_payments.application.caller import Caller
 from school_payments.application.commands._common import WriteHandler
-from school_payments.application.idempotency import Idempotent
+from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.domain.calendar import ensure_not_in_future
 from school_payments.domain.currency import Currency
 from school_payments.domain.entities import Payment, PaymentMethod
@@ -36,7 +36,7 @@ class RecordPaymentHandler(WriteHandler):
         self,
         command: RecordPayment,
         caller: Caller,
-        idempotent: Idempotent[Payment] | None = None,
+        claim: IdempotencyClaim | None = None,
     ) -> Payment:
         now = self._clock.now()
         paid_at = ensure_not_in_future(command.paid_at or now, now, "paid_at")
@@ -54,7 +54,7 @@ class RecordPaymentHandler(WriteHandler):
             )
             await uow.invoices.add_payment(invoice, payment)
             await self._commit(
-                uow, payment, idempotent, schools=[invoice.school_id], students=[invoice.student_id]
+                uow, payment, claim, schools=[invoice.school_id], students=[invoice.student_id]
             )
         log.info(
             "payment recorded",

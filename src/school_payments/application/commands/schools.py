@@ -8,8 +8,8 @@ from uuid import UUID
 from school_payments.application.caller import Caller
 from school_payments.application.commands._common import WriteHandler, commit
 from school_payments.application.commands.unset import UNSET, Unset
-from school_payments.application.idempotency import Idempotent
 from school_payments.application.ports.clock import Clock
+from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.application.ports.unit_of_work import UnitOfWorkFactory
 from school_payments.domain.calendar import validate_timezone
 from school_payments.domain.currency import Currency
@@ -50,7 +50,7 @@ class CreateSchoolHandler:
         self._clock = clock
 
     async def __call__(
-        self, command: CreateSchool, caller: Caller, idempotent: Idempotent[School] | None = None
+        self, command: CreateSchool, caller: Caller, claim: IdempotencyClaim | None = None
     ) -> School:
         caller.ensure_operator()
         now = self._clock.now()
@@ -64,7 +64,7 @@ class CreateSchoolHandler:
         )
         async with self._uow(caller.scope) as uow:
             await uow.schools.add(school)
-            await commit(uow, school, idempotent)
+            await commit(uow, school, claim)
         return school
 
 

@@ -9,7 +9,7 @@ from uuid import UUID
 from school_payments.application.caller import Caller
 from school_payments.application.commands._common import WriteHandler
 from school_payments.application.commands.unset import UNSET, Unset
-from school_payments.application.idempotency import Idempotent
+from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.domain.entities import Student, StudentStatus
 from school_payments.domain.ids import new_id
 
@@ -46,7 +46,7 @@ class EnrollStudentHandler(WriteHandler):
     """Adds a student to a school; an external id is unique within the school."""
 
     async def __call__(
-        self, command: EnrollStudent, caller: Caller, idempotent: Idempotent[Student] | None = None
+        self, command: EnrollStudent, caller: Caller, claim: IdempotencyClaim | None = None
     ) -> Student:
         now = self._clock.now()
         student = Student(
@@ -63,7 +63,7 @@ class EnrollStudentHandler(WriteHandler):
             # Locked so that a concurrent deletion of the school cannot miss this student.
             await uow.schools.get(command.school_id, for_update=True)
             await uow.students.add(student)
-            await self._commit(uow, student, idempotent, schools=[student.school_id])
+            await self._commit(uow, student, claim, schools=[student.school_id])
         return student
 
 

@@ -4,7 +4,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from school_payments.application.caller import Scope
-from school_payments.application.ports.idempotency import IdempotencyRecorder
+from school_payments.application.ports.idempotency_store import IdempotencyRecorder
 from school_payments.application.ports.repositories import (
     ApiKeyRepository,
     InvoiceRepository,

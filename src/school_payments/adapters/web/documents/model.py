@@ -7,7 +7,7 @@ from typing import Any, NotRequired, TypedDict, cast
 
 import orjson
 
-from school_payments.adapters.web.presenters import snapshot_id
+from school_payments.adapters.representation.statements import snapshot_id
 from school_payments.domain.currency import Currency
 from school_payments.domain.money import Money
 

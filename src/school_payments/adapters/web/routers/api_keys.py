@@ -3,11 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from school_payments.adapters.web.presenters import api_key_json, page_json
+from school_payments.adapters.representation.resources import ApiKeyCreatedOut, ApiKeyOut, Listing
 from school_payments.adapters.web.requests import OperatorDep, PageDep, ServicesDep, path_id
 from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import problems
-from school_payments.adapters.web.schemas import ApiKeyCreatedOut, ApiKeyList
 from school_payments.application.commands.api_keys import CreateApiKey, RevokeApiKey
 
 router = APIRouter(prefix="/api/v1", tags=["api keys"])
@@ -24,23 +23,23 @@ router = APIRouter(prefix="/api/v1", tags=["api keys"])
 async def create_api_key(school_id: str, caller: OperatorDep, services: ServicesDep) -> Response:
     command = CreateApiKey(path_id(school_id, "school"))
     issued = await services.commands.create_api_key(command, caller)
-    body = {**api_key_json(issued.key), "key": issued.secret}
-    del body["revoked_at"]
     return JsonResponse(
-        body,
+        ApiKeyCreatedOut.of(issued),
         status_code=201,
         headers={"Location": f"/api/v1/schools/{school_id}/api-keys", "Cache-Control": "no-store"},
     )
 
 
 @router.get(
-    "/schools/{school_id}/api-keys", response_model=ApiKeyList, responses=problems(403, 404, 422)
+    "/schools/{school_id}/api-keys",
+    response_model=Listing[ApiKeyOut],
+    responses=problems(403, 404, 422),
 )
 async def list_api_keys(
     school_id: str, caller: OperatorDep, services: ServicesDep, page: PageDep
 ) -> Response:
     keys = await services.queries.api_keys.list(caller, path_id(school_id, "school"), page)
-    return JsonResponse(page_json(keys, api_key_json))
+    return JsonResponse(Listing[ApiKeyOut].of(keys))
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, responses=problems(403, 404, 413))

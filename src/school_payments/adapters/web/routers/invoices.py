@@ -6,8 +6,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from school_payments.adapters.web.idempotency import created, run_idempotent
-from school_payments.adapters.web.presenters import invoice_json, page_json, payment_json
+from school_payments.adapters.representation.resources import (
+    InvoiceOut,
+    InvoiceWithPaymentsOut,
+    Listing,
+)
+from school_payments.adapters.web.creating import create
 from school_payments.adapters.web.requests import (
     CallerDep,
     PageDep,
@@ -18,13 +22,7 @@ from school_payments.adapters.web.requests import (
 )
 from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import body, problems
-from school_payments.adapters.web.schemas import (
-    InvoiceCreate,
-    InvoiceList,
-    InvoicePatch,
-    InvoiceStatusName,
-    InvoiceWithPaymentsOut,
-)
+from school_payments.adapters.web.schemas import InvoiceCreate, InvoicePatch
 from school_payments.application.commands.invoices import (
     CancelInvoice,
     IssueInvoice,
@@ -37,16 +35,16 @@ from school_payments.domain.entities import InvoiceStatus
 router = APIRouter(prefix="/api/v1", tags=["invoices"])
 
 StatusFilter = Annotated[
-    InvoiceStatusName | None, Query(description="how the invoice reads today (OVERDUE included)")
+    InvoiceStatus | None, Query(description="how the invoice reads today (OVERDUE included)")
 ]
 
 
-def _detail(view: InvoiceView) -> dict[str, object]:
-    return invoice_json(view.invoice, view.day, payments=payment_json)
+def _detail(view: InvoiceView) -> Response:
+    return JsonResponse(InvoiceWithPaymentsOut.of(view))
 
 
 def _listing(view: InvoiceListView) -> Response:
-    return JsonResponse(page_json(view.invoices, lambda invoice: invoice_json(invoice, view.day)))
+    return JsonResponse(Listing[InvoiceOut].of(view.invoices, day=view.day))
 
 
 @router.post(
@@ -69,13 +67,14 @@ async def issue_invoice(
         currency=payload.currency,
         issued_at=payload.issued_at,
     )
-    return await run_idempotent(
+    return await create(
         request,
         caller,
-        guard=services.idempotency,
+        services,
         body=data,
-        execute=lambda idempotent: services.commands.issue_invoice(command, caller, idempotent),
-        respond=lambda view: created(_detail(view), f"/api/v1/invoices/{view.invoice.id}"),
+        act=lambda claim: services.commands.issue_invoice(command, caller, claim),
+        shape=InvoiceWithPaymentsOut.of,
+        location=lambda view: f"/api/v1/invoices/{view.invoice.id}",
     )
 
 
@@ -84,11 +83,13 @@ async def issue_invoice(
 )
 async def get_invoice(invoice_id: str, caller: CallerDep, services: ServicesDep) -> Response:
     view = await services.queries.invoices.get(caller, path_id(invoice_id, "invoice"))
-    return JsonResponse(_detail(view))
+    return _detail(view)
 
 
 @router.get(
-    "/students/{student_id}/invoices", response_model=InvoiceList, responses=problems(404, 422)
+    "/students/{student_id}/invoices",
+    response_model=Listing[InvoiceOut],
+    responses=problems(404, 422),
 )
 async def list_student_invoices(
     student_id: str,
@@ -100,14 +101,16 @@ async def list_student_invoices(
     view = await services.queries.invoices.list_for_student(
         caller,
         path_id(student_id, "student"),
-        status=InvoiceStatus(status) if status else None,
+        status=status,
         page=page,
     )
     return _listing(view)
 
 
 @router.get(
-    "/schools/{school_id}/invoices", response_model=InvoiceList, responses=problems(404, 422)
+    "/schools/{school_id}/invoices",
+    response_model=Listing[InvoiceOut],
+    responses=problems(404, 422),
 )
 async def list_school_invoices(
     school_id: str,
@@ -120,7 +123,7 @@ async def list_school_invoices(
     view = await services.queries.invoices.list_for_school(
         caller,
         path_id(school_id, "school"),
-        status=InvoiceStatus(status) if status else None,
+        status=status,
         student_id=student_id,
         page=page,
     )
@@ -144,7 +147,7 @@ async def revise_invoice(
         description=payload.description if "description" in sent else UNSET,
         due_date=payload.due_date if "due_date" in sent else UNSET,
     )
-    return JsonResponse(_detail(await services.commands.revise_invoice(command, caller)))
+    return _detail(await services.commands.revise_invoice(command, caller))
 
 
 @router.post(
@@ -155,4 +158,4 @@ async def revise_invoice(
 )
 async def cancel_invoice(invoice_id: str, caller: CallerDep, services: ServicesDep) -> Response:
     command = CancelInvoice(path_id(invoice_id, "invoice"))
-    return JsonResponse(_detail(await services.commands.cancel_invoice(command, caller)))
+    return _detail(await services.commands.cancel_invoice(command, caller))

@@ -8,10 +8,12 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from school_payments.adapters.observability import metrics
+from school_payments.adapters.web.problems import problem_response
 from school_payments.adapters.web.requests import ServicesDep
-from school_payments.adapters.web.responses import JsonResponse, problem
+from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import problem_content
 from school_payments.adapters.web.schemas import HealthOut, ReadinessOut
+from school_payments.application.errors import DatabaseUnavailableError
 from school_payments.application.ports.cache import CacheHealth
 
 router = APIRouter(tags=["operations"])
@@ -47,14 +49,7 @@ async def readyz(services: ServicesDep) -> Response:
     }
     if database_ok:
         return JsonResponse(fields)
-    return problem(
-        503,
-        "database_unavailable",
-        "Service Unavailable",
-        "the database is unreachable",
-        extra=fields,
-        headers={"Retry-After": "1"},
-    )
+    return problem_response(DatabaseUnavailableError("the database is unreachable"), extra=fields)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

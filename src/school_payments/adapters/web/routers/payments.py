@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from school_payments.adapters.observability import metrics
-from school_payments.adapters.web.idempotency import created, run_idempotent
-from school_payments.adapters.web.presenters import page_json, payment_json
+from school_payments.adapters.representation.resources import Listing, PaymentOut
+from school_payments.adapters.web.creating import create
 from school_payments.adapters.web.requests import (
     CallerDep,
     PageDep,
@@ -16,9 +16,9 @@ from school_payments.adapters.web.requests import (
 )
 from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import body, problems
-from school_payments.adapters.web.schemas import PaymentCreate, PaymentList, PaymentOut
+from school_payments.adapters.web.schemas import PaymentCreate
 from school_payments.application.commands.payments import RecordPayment
-from school_payments.application.idempotency import Idempotent
+from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.domain.entities import Payment
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
@@ -43,35 +43,38 @@ async def record_payment(
     command = RecordPayment(
         invoice_id=path_id(invoice_id, "invoice"),
         amount=payload.amount,
-        method=payload.method,
+        method=payload.method.value,
         currency=payload.currency,
         paid_at=payload.paid_at,
         reference=payload.reference,
     )
 
-    async def record(idempotent: Idempotent[Payment] | None) -> Payment:
-        payment = await services.commands.record_payment(command, caller, idempotent)
-        metrics.PAYMENTS.labels(payment.amount.currency.code).inc()
+    async def record(claim: IdempotencyClaim | None) -> Payment:
+        payment = await services.commands.record_payment(command, caller, claim)
+        metrics.PAYMENTS.labels(payment.currency.code).inc()
         return payment
 
-    return await run_idempotent(
+    return await create(
         request,
         caller,
-        guard=services.idempotency,
+        services,
         body=data,
-        execute=record,
-        respond=lambda payment: created(payment_json(payment), f"/api/v1/payments/{payment.id}"),
+        act=record,
+        shape=PaymentOut.of,
+        location=lambda payment: f"/api/v1/payments/{payment.id}",
     )
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut, responses=problems(404))
 async def get_payment(payment_id: str, caller: CallerDep, services: ServicesDep) -> Response:
     payment = await services.queries.payments.get(caller, path_id(payment_id, "payment"))
-    return JsonResponse(payment_json(payment))
+    return JsonResponse(PaymentOut.of(payment))
 
 
 @router.get(
-    "/invoices/{invoice_id}/payments", response_model=PaymentList, responses=problems(404, 422)
+    "/invoices/{invoice_id}/payments",
+    response_model=Listing[PaymentOut],
+    responses=problems(404, 422),
 )
 async def list_invoice_payments(
     invoice_id: str, caller: CallerDep, services: ServicesDep, page: PageDep
@@ -79,4 +82,4 @@ async def list_invoice_payments(
     found = await services.queries.payments.list_for_invoice(
         caller, path_id(invoice_id, "invoice"), page
     )
-    return JsonResponse(page_json(found, payment_json))
+    return JsonResponse(Listing[PaymentOut].of(found))

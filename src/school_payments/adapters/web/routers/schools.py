@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from school_payments.adapters.web.idempotency import created, run_idempotent
-from school_payments.adapters.web.presenters import page_json, school_json
+from school_payments.adapters.representation.resources import Listing, SchoolOut
+from school_payments.adapters.web.creating import create
 from school_payments.adapters.web.requests import (
     CallerDep,
     OperatorDep,
@@ -16,7 +16,7 @@ from school_payments.adapters.web.requests import (
 )
 from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import body, problems
-from school_payments.adapters.web.schemas import SchoolCreate, SchoolList, SchoolOut, SchoolPatch
+from school_payments.adapters.web.schemas import SchoolCreate, SchoolPatch
 from school_payments.application.commands.schools import CreateSchool, DeleteSchool, UpdateSchool
 from school_payments.application.commands.unset import UNSET
 
@@ -38,25 +38,27 @@ async def create_school(request: Request, caller: OperatorDep, services: Service
     data = await json_body(request)
     payload = validated(SchoolCreate, data)
     command = CreateSchool(payload.name, payload.timezone, payload.default_currency)
-    return await run_idempotent(
+    return await create(
         request,
         caller,
-        guard=services.idempotency,
+        services,
         body=data,
-        execute=lambda idempotent: services.commands.create_school(command, caller, idempotent),
-        respond=lambda school: created(school_json(school), _location(school.id)),
+        act=lambda claim: services.commands.create_school(command, caller, claim),
+        shape=SchoolOut.of,
+        location=lambda school: _location(school.id),
     )
 
 
-@router.get("/schools", response_model=SchoolList, responses=problems(422))
+@router.get("/schools", response_model=Listing[SchoolOut], responses=problems(422))
 async def list_schools(caller: CallerDep, services: ServicesDep, page: PageDep) -> Response:
-    return JsonResponse(page_json(await services.queries.schools.list(caller, page), school_json))
+    schools = await services.queries.schools.list(caller, page)
+    return JsonResponse(Listing[SchoolOut].of(schools))
 
 
 @router.get("/schools/{school_id}", response_model=SchoolOut, responses=problems(404))
 async def get_school(school_id: str, caller: CallerDep, services: ServicesDep) -> Response:
     school = await services.queries.schools.get(caller, path_id(school_id, "school"))
-    return JsonResponse(school_json(school))
+    return JsonResponse(SchoolOut.of(school))
 
 
 @router.patch(
@@ -76,7 +78,7 @@ async def update_school(
         timezone=payload.timezone if "timezone" in sent else UNSET,
         default_currency=payload.default_currency if "default_currency" in sent else UNSET,
     )
-    return JsonResponse(school_json(await services.commands.update_school(command, caller)))
+    return JsonResponse(SchoolOut.of(await services.commands.update_school(command, caller)))
 
 
 @router.delete("/schools/{school_id}", status_code=204, responses=problems(403, 404, 409, 413))

@@ -9,11 +9,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from school_payments.adapters.observability import metrics
+from school_payments.adapters.representation.statements import (
+    SchoolStatementOut,
+    StudentStatementOut,
+)
 from school_payments.adapters.web.documents.negotiation import Representation, negotiate
 from school_payments.adapters.web.documents.serving import statement_response
 from school_payments.adapters.web.requests import AsOfDep, CallerDep, PageDep, ServicesDep, path_id
 from school_payments.adapters.web.routers._docs import problem_content, problems
-from school_payments.adapters.web.schemas import SchoolStatementOut, StudentStatementOut
 
 router = APIRouter(prefix="/api/v1", tags=["statements"])
 

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from school_payments.adapters.web.idempotency import created, run_idempotent
-from school_payments.adapters.web.presenters import page_json, student_json
+from school_payments.adapters.representation.resources import Listing, StudentOut
+from school_payments.adapters.web.creating import create
 from school_payments.adapters.web.requests import (
     CallerDep,
     PageDep,
@@ -19,8 +19,6 @@ from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import body, problems
 from school_payments.adapters.web.schemas import (
     StudentCreate,
-    StudentList,
-    StudentOut,
     StudentPatch,
 )
 from school_payments.application.commands.students import (
@@ -48,18 +46,21 @@ async def enroll_student(
     command = EnrollStudent(
         path_id(school_id, "school"), payload.first_name, payload.last_name, payload.external_id
     )
-    return await run_idempotent(
+    return await create(
         request,
         caller,
-        guard=services.idempotency,
+        services,
         body=data,
-        execute=lambda idempotent: services.commands.enroll_student(command, caller, idempotent),
-        respond=lambda student: created(student_json(student), f"/api/v1/students/{student.id}"),
+        act=lambda claim: services.commands.enroll_student(command, caller, claim),
+        shape=StudentOut.of,
+        location=lambda student: f"/api/v1/students/{student.id}",
     )
 
 
 @router.get(
-    "/schools/{school_id}/students", response_model=StudentList, responses=problems(404, 422)
+    "/schools/{school_id}/students",
+    response_model=Listing[StudentOut],
+    responses=problems(404, 422),
 )
 async def list_students(
     school_id: str,
@@ -71,13 +72,13 @@ async def list_students(
     students = await services.queries.students.list(
         caller, path_id(school_id, "school"), include_archived=include_archived, page=page
     )
-    return JsonResponse(page_json(students, student_json))
+    return JsonResponse(Listing[StudentOut].of(students))
 
 
 @router.get("/students/{student_id}", response_model=StudentOut, responses=problems(404))
 async def get_student(student_id: str, caller: CallerDep, services: ServicesDep) -> Response:
     student = await services.queries.students.get(caller, path_id(student_id, "student"))
-    return JsonResponse(student_json(student))
+    return JsonResponse(StudentOut.of(student))
 
 
 @router.patch(
@@ -97,7 +98,7 @@ async def update_student(
         last_name=payload.last_name if "last_name" in sent else UNSET,
         external_id=payload.external_id if "external_id" in sent else UNSET,
     )
-    return JsonResponse(student_json(await services.commands.update_student(command, caller)))
+    return JsonResponse(StudentOut.of(await services.commands.update_student(command, caller)))
 
 
 @router.delete(

@@ -2,13 +2,12 @@
 
 A claim is a row committed in a short transaction of its own, so a concurrent duplicate sees it
 at once (and is told "in progress" instead of waiting). The response is written by the command's
-own transaction, so the work and its replayable response commit together: after a crash or a
+own transaction, so the work and its replayable outcome commit together: after a crash or a
 lost connection a retry finds either both or neither.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,33 +15,26 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from school_payments.adapters.persistence.database import Database, Queries
+from school_payments.adapters.persistence.outcome_codec import decode_outcome, encode_outcome
 from school_payments.adapters.persistence.tables import idempotency_keys as keys
 from school_payments.application.errors import IdempotencyClaimLostError
 from school_payments.application.ports.clock import Clock
-from school_payments.application.ports.idempotency import (
+from school_payments.application.ports.idempotency_store import (
     Claimed,
     ClaimResult,
+    Created,
     IdempotencyClaim,
     InProgress,
     KeyReused,
+    Outcome,
+    Refused,
     Replay,
-    StoredResponse,
 )
 from school_payments.domain.ids import new_id
 
 
-def _response_values(response: StoredResponse, now: datetime) -> dict[str, Any]:
-    return {
-        "completed_at": now,
-        "response_status": response.status,
-        "response_headers": json.dumps(response.headers),
-        "response_body": response.body,
-    }
-
-
-def _response_from(row: Any) -> StoredResponse:
-    headers = tuple((str(k), str(v)) for k, v in json.loads(row.response_headers or "[]"))
-    return StoredResponse(row.response_status, bytes(row.response_body), headers)
+def _completion(outcome: Outcome[object], now: datetime) -> dict[str, Any]:
+    return {"completed_at": now, "outcome": encode_outcome(outcome)}
 
 
 def _mine(claim: IdempotencyClaim) -> Any:
@@ -99,7 +91,7 @@ class SqlIdempotencyStore:
             elif row.fingerprint != fingerprint:
                 return KeyReused()
             elif row.completed_at is not None:
-                return Replay(_response_from(row))
+                return Replay(decode_outcome(bytes(row.outcome)))
             elif row.locked_at > now - lock_timeout:
                 return InProgress()
             else:  # the first request died without finishing: this one acts instead
@@ -112,15 +104,7 @@ class SqlIdempotencyStore:
         await q.execute(
             update(keys)
             .where(keys.c.scope == scope, keys.c.key == key)
-            .values(
-                values
-                | {
-                    "completed_at": None,
-                    "response_status": None,
-                    "response_headers": None,
-                    "response_body": None,
-                }
-            )
+            .values(values | {"completed_at": None, "outcome": None})
         )
 
     async def release(self, claim: IdempotencyClaim) -> None:
@@ -128,12 +112,10 @@ class SqlIdempotencyStore:
             await q.execute(delete(keys).where(_mine(claim)))
             await q.connection.commit()
 
-    async def record(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
+    async def record(self, claim: IdempotencyClaim, outcome: Refused) -> None:
         async with self._database.transaction() as q:
             await q.execute(
-                update(keys)
-                .where(_mine(claim))
-                .values(_response_values(response, self._clock.now()))
+                update(keys).where(_mine(claim)).values(_completion(outcome, self._clock.now()))
             )
             await q.connection.commit()
 
@@ -151,9 +133,9 @@ class SqlIdempotencyRecorder:
         self._q = q
         self._clock = clock
 
-    async def complete(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
+    async def complete(self, claim: IdempotencyClaim, outcome: Created[object]) -> None:
         result = await self._q.execute(
-            update(keys).where(_mine(claim)).values(_response_values(response, self._clock.now()))
+            update(keys).where(_mine(claim)).values(_completion(outcome, self._clock.now()))
         )
         if result.rowcount != 1:
             raise IdempotencyClaimLostError()

@@ -1,20 +1,34 @@
-"""Idempotency records: a retried request replays its first response instead of acting twice."""
+"""Idempotency records: a retried request gets the first one's outcome instead of acting twice."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 from uuid import UUID
+
+from school_payments.domain.errors import BusinessRuleError
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """The response a request produced, kept so that a retry gets it byte for byte."""
+class Created(Generic[R]):
+    """The command acted: `value` is what it returned (a payment, an invoice as read that day…)."""
 
-    status: int
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
+    value: R
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The command was refused by a business rule (a 409): nothing changed, and a retry is
+    refused the same way."""
+
+    error: BusinessRuleError
+
+
+Outcome = Created[R] | Refused
+"""What a creating command ended with: what the idempotency record keeps and replays."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +47,7 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Replay:
-    response: StoredResponse
+    outcome: Outcome[object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +83,8 @@ class IdempotencyStore(Protocol):
         """Forgets an unfinished claim so a retry may act (no-op if the work was committed)."""
         ...
 
-    async def record(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
-        """Stores a refusal (a 409) for replay; the refused work itself changed nothing."""
+    async def record(self, claim: IdempotencyClaim, outcome: Refused) -> None:
+        """Stores a refusal for replay; the refused work itself changed nothing."""
         ...
 
     async def purge_expired(self, now: datetime, retention: timedelta) -> int:
@@ -79,8 +93,8 @@ class IdempotencyStore(Protocol):
 
 
 class IdempotencyRecorder(Protocol):
-    """Completes a claim inside the unit of work, so the response commits with the work."""
+    """Completes a claim inside the unit of work, so the outcome commits with the work."""
 
-    async def complete(self, claim: IdempotencyClaim, response: StoredResponse) -> None:
+    async def complete(self, claim: IdempotencyClaim, outcome: Created[object]) -> None:
         """Raises IdempotencyClaimLostError if the claim was taken over meanwhile."""
         ...

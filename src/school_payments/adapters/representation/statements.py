@@ -1,0 +1,166 @@
+"""Account statements as JSON documents, each carrying the `snapshot_id` of its content.
+
+The same models document the statement routes, produce the bytes the statement cache keeps,
+and parse those bytes back for the PDF and CSV renderings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AliasChoices, AliasPath, Field
+
+from school_payments.adapters.representation.json import ResponseModel, dumps
+from school_payments.adapters.representation.resources import (
+    CurrencyCode,
+    InvoiceOut,
+    Listing,
+    MinorUnits,
+    SchoolOut,
+    StudentOut,
+)
+from school_payments.application.read_models import SchoolStatement, StudentStatement
+from school_payments.domain.entities import PaymentMethod, StudentStatus
+
+SNAPSHOT_PREFIX = "sha256:"
+_UNHASHED = frozenset({"snapshot_id", "generated_at"})
+"""What a snapshot leaves out: the id itself, and the build time, which changes at every rebuild."""
+
+
+def canonical_statement(document: Mapping[str, Any]) -> bytes:
+    """A statement's content in one byte form: no `snapshot_id` or `generated_at`, keys sorted,
+    no whitespace, UTF-8 unescaped. Anyone holding the JSON can rebuild it (see docs/statements.md).
+    """
+    return dumps(
+        {key: value for key, value in document.items() if key not in _UNHASHED}, sort_keys=True
+    )
+
+
+def snapshot_id(document: Mapping[str, Any]) -> str:
+    """`sha256:` + the hex SHA-256 of the canonical content: equal figures, equal ids."""
+    return SNAPSHOT_PREFIX + hashlib.sha256(canonical_statement(document)).hexdigest()
+
+
+class StatusCountsOut(ResponseModel):
+    """Invoices by how they read on the statement's day; they add up to `invoice_count`."""
+
+    PENDING: int = Field(validation_alias=AliasChoices("PENDING", "pending"))
+    PARTIALLY_PAID: int = Field(validation_alias=AliasChoices("PARTIALLY_PAID", "partially_paid"))
+    PAID: int = Field(validation_alias=AliasChoices("PAID", "paid"))
+    OVERDUE: int = Field(validation_alias=AliasChoices("OVERDUE", "overdue"))
+    CANCELLED: int = Field(validation_alias=AliasChoices("CANCELLED", "cancelled"))
+
+
+def _bucket(name: str, attribute: str) -> Any:
+    return Field(serialization_alias=name, validation_alias=AliasChoices(name, attribute))
+
+
+class AgingOut(ResponseModel):
+    """Outstanding money by days past due; the five buckets add up to `outstanding`."""
+
+    current: int
+    days_1_30: int = _bucket("1_30", "days_1_30")
+    days_31_60: int = _bucket("31_60", "days_31_60")
+    days_61_90: int = _bucket("61_90", "days_61_90")
+    over_90: int
+
+
+class StudentTotalsOut(ResponseModel):
+    """One currency's figures; amounts of different currencies are never added together."""
+
+    currency: CurrencyCode
+    invoiced: MinorUnits
+    paid: MinorUnits
+    outstanding: MinorUnits = Field(description="invoiced − paid")
+    overdue: MinorUnits = Field(description="the outstanding amount of invoices read OVERDUE")
+    invoice_count: int
+
+
+class CurrencyTotalsOut(StudentTotalsOut):
+    status_counts: StatusCountsOut
+    aging: AgingOut
+
+
+class SchoolCurrencyTotalsOut(CurrencyTotalsOut):
+    student_count: int = Field(description="students with at least one invoice in the currency")
+
+
+class StatementSchool(ResponseModel):
+    id: UUID
+    name: str
+    timezone: str
+
+
+class StatementPaymentOut(ResponseModel):
+    id: UUID
+    amount: MinorUnits
+    paid_at: datetime
+    method: PaymentMethod
+    reference: str | None
+
+
+class StatementInvoiceOut(InvoiceOut):
+    payments: list[StatementPaymentOut]
+
+
+_SNAPSHOT_ID = Field(
+    default="",
+    description="sha256: and the hex SHA-256 of the statement's canonical content (everything"
+    " but generated_at): the same figures always have the same id. See docs/statements.md.",
+)
+
+
+class StudentStatementOut(ResponseModel):
+    snapshot_id: str = _SNAPSHOT_ID
+    student: StudentOut
+    school: StatementSchool
+    as_of: date
+    generated_at: datetime
+    totals: list[CurrencyTotalsOut]
+    invoices: list[StatementInvoiceOut] = Field(
+        description="every invoice issued by the cut-off, with figures and payments as of that day"
+    )
+
+
+def _of_student(name: str) -> Any:
+    return Field(validation_alias=AliasChoices(name, AliasPath("student", name)))
+
+
+class StudentLineOut(ResponseModel):
+    student_id: UUID = Field(
+        validation_alias=AliasChoices("student_id", AliasPath("student", "id"))
+    )
+    first_name: Annotated[str, _of_student("first_name")]
+    last_name: Annotated[str, _of_student("last_name")]
+    status: Annotated[StudentStatus, _of_student("status")]
+    totals: list[StudentTotalsOut]
+
+
+class SchoolStatementOut(ResponseModel):
+    snapshot_id: str = _SNAPSHOT_ID
+    school: SchoolOut
+    as_of: date
+    generated_at: datetime
+    totals: list[SchoolCurrencyTotalsOut] = Field(
+        description="over every student of the school, whatever page of students is returned"
+    )
+    students: Listing[StudentLineOut]
+
+
+def _with_snapshot(document: StudentStatementOut | SchoolStatementOut) -> bytes:
+    document.snapshot_id = snapshot_id(document.model_dump(mode="json", by_alias=True))
+    return document.to_json()
+
+
+class JsonStatementRenderer:
+    """Statements as the contract's JSON documents (what the API serves and the cache keeps)."""
+
+    def student(self, statement: StudentStatement) -> bytes:
+        return _with_snapshot(StudentStatementOut.of(statement, day=statement.as_of))
+
+    def school(self, statement: SchoolStatement) -> bytes:
+        return _with_snapshot(SchoolStatementOut.of(statement, day=statement.as_of))
