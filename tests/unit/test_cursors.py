@@ -1,4 +1,4 @@
-"""Opaque cursors: the web adapter hands out only canonical ones and accepts nothing else."""
+"""Opaque cursors: the API hands out only canonical ones and accepts nothing else."""
 
 from __future__ import annotations
 
