@@ -50,6 +50,8 @@ class Server:
 
     env: dict[str, str]
     workers: int = 1
+    cli: Path = CLI
+    """The `school-payments` command to serve with (another checkout's, to compare revisions)."""
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -64,7 +66,7 @@ class Server:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [
-                str(CLI),
+                str(self.cli),
                 "serve",
                 "--host",
                 "127.0.0.1",

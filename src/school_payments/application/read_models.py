@@ -45,7 +45,7 @@ class Aging:
 
 
 @dataclass(frozen=True, slots=True)
-class CurrencyTotals:
+class StudentTotals:
     """One currency's figures; amounts of different currencies are never added together."""
 
     currency: str
@@ -54,20 +54,16 @@ class CurrencyTotals:
     outstanding: int
     overdue: int
     invoice_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyTotals(StudentTotals):
+    """A statement's totals in one currency: the figures, with status counts and aging."""
+
     status_counts: StatusCounts
     aging: Aging
     student_count: int | None = None
     """Students with at least one invoice in this currency (school statements only)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StudentTotals:
-    currency: str
-    invoiced: int
-    paid: int
-    outstanding: int
-    overdue: int
-    invoice_count: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -353,14 +354,8 @@ class _Prefixed:
 
 
 def _currency_totals(row: Any, *, with_students: bool) -> CurrencyTotals:
-    invoiced, paid = int(row.invoiced), int(row.paid)
     return CurrencyTotals(
-        currency=row.currency,
-        invoiced=invoiced,
-        paid=paid,
-        outstanding=invoiced - paid,
-        overdue=int(row.overdue),
-        invoice_count=int(row.invoice_count),
+        **asdict(_student_totals(row)),
         status_counts=StatusCounts(
             pending=int(row.pending_count),
             partially_paid=int(row.partially_paid_count),

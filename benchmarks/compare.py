@@ -1,0 +1,113 @@
+"""This tree against a baseline revision, side by side on the same data and the same machine.
+
+    .venv/bin/python -m benchmarks.compare --baseline main      # or any revision
+
+Checks out the baseline in a temporary git worktree (with its own .venv), seeds one school, and
+serves both revisions at once (2 workers each, Redis databases 1 and 2 so that neither serves the
+other's cache entries). Each scenario is measured in alternation, twice per revision, because
+run-to-run noise on a 2-core machine (±10 %) is as large as the differences a change may make.
+Prints requests/s of both and their ratio: what a change may not move (payments, cached and
+uncached statements), beside `/healthz`, which bounds them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+from benchmarks import data
+from benchmarks.harness import ROOT, Server
+from benchmarks.run import KEY, Benchmark, Scenarios, _warm
+
+
+def _checkout(revision: str) -> Path:
+    """A worktree of `revision` with its own virtual environment, ready to serve."""
+    target = Path(tempfile.mkdtemp(prefix="school-payments-baseline-"))
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(target), revision],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run([str(target / "scripts" / "bootstrap")], check=True)
+    return target
+
+
+def _remove(worktree: Path) -> None:
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False
+    )
+
+
+def _env(url: str, redis_db: int | None) -> dict[str, str]:
+    env = {"DATABASE_URL": url, "ADMIN_API_KEY": KEY, "LOG_LEVEL": "INFO"}
+    if redis_db is None:
+        return env | {"STATEMENT_CACHE_TTL_SECONDS": "0"}
+    return env | {
+        "STATEMENT_CACHE_TTL_SECONDS": "60",
+        "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--baseline", required=True, help="a git revision, e.g. main or HEAD~3")
+    parser.add_argument("--students", type=int, default=2_000)
+    parser.add_argument("--seconds", type=float, default=8)
+    args = parser.parse_args()
+
+    bench = Benchmark(seconds=args.seconds, students=args.students, quick=False)
+    baseline = _checkout(args.baseline)
+    try:
+        print(f"== seeding 1 school × {args.students} students × 12 invoices", flush=True)
+        url = asyncio.run(data.fresh_database("sp_bench_compare"))
+        data.seed(url, students=args.students, invoices_per_student=12)
+        asyncio.run(data.analyze(url))
+        school = asyncio.run(data.school(url))
+        scenarios = Scenarios(school)
+        cases = {
+            "healthz": ["GET\t/healthz\t"],
+            "student statement, cached": scenarios.student_statements(200),
+            "school statement p1, cached": scenarios.school_statement(),
+            "payments, random invoices, 16 conn.": scenarios.payments(school.open_invoices),
+        }
+        uncached = {
+            "student statement, uncached": scenarios.student_statements(2_000),
+            "school statement p1, uncached": scenarios.school_statement(),
+        }
+        rps: dict[tuple[str, str], list[float]] = {}
+        for redis in (True, False):
+            with (
+                Server(
+                    _env(url, 1 if redis else None),
+                    workers=2,
+                    cli=baseline / ".venv/bin/school-payments",
+                ) as old,
+                Server(_env(url, 2 if redis else None), workers=2) as new,
+            ):
+                for name, lines in (cases if redis else uncached).items():
+                    connections = 16 if "16 conn." in name else 32
+                    for server in (old, new):
+                        _warm(server.base, [line for line in lines[:200] if line.startswith("GET")])
+                    for _round in (1, 2):
+                        for label, server in (("baseline", old), ("this tree", new)):
+                            load = bench.load(
+                                server, f"{name} [{label}]", lines, connections=connections
+                            )
+                            rps.setdefault((name, label), []).append(load.rps)
+        print("\n== this tree / baseline (mean of two alternated rounds each)")
+        for name in [*cases, *uncached]:
+            old_rps = statistics.mean(rps[(name, "baseline")])
+            new_rps = statistics.mean(rps[(name, "this tree")])
+            print(f"  {name:<40} {old_rps:>8.0f}/s → {new_rps:>8.0f}/s   {new_rps / old_rps:.3f}")
+    finally:
+        _remove(baseline)
+
+
+if __name__ == "__main__":
+    main()
