@@ -14,6 +14,7 @@ from school_payments.adapters.web.fields import (
     Timestamp,
     Timezone,
 )
+from school_payments.application.ports.cache import BreakerState, CacheState
 from school_payments.domain.entities import PaymentMethod
 
 
@@ -95,5 +96,5 @@ class HealthOut(BaseModel):
 
 class ReadinessOut(BaseModel):
     database: Literal["ok", "unavailable"]
-    cache: Literal["ok", "unavailable", "disabled"]
-    circuit_breaker: Literal["CLOSED", "OPEN", "HALF_OPEN"]
+    cache: CacheState
+    circuit_breaker: BreakerState

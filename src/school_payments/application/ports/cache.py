@@ -48,10 +48,14 @@ class CacheLookup:
     """Where to store a fresh entry: the key under the version read *before* the database was."""
 
 
+CacheState = Literal["ok", "unavailable", "disabled"]
+BreakerState = Literal["CLOSED", "OPEN", "HALF_OPEN"]
+
+
 @dataclass(frozen=True, slots=True)
 class CacheHealth:
-    state: Literal["ok", "unavailable", "disabled"]
-    circuit_breaker: Literal["CLOSED", "OPEN", "HALF_OPEN"]
+    state: CacheState
+    circuit_breaker: BreakerState
 
 
 class StatementCache(Protocol):
