@@ -160,7 +160,7 @@ class Workload:
     # -- what the answers mean ------------------------------------------------------------------
 
     def record(self, batch: list[Sent]) -> None:
-        keys_in_batch = [sent.key for sent in batch if sent.key]
+        keys_in_batch: list[str | None] = [sent.key for sent in batch if sent.key]
         for sent in batch:
             response = sent.response
             assert response is not None
