@@ -27,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from school_payments.adapters.persistence.database import Database, DatabaseSettings
@@ -292,6 +293,7 @@ async def _check_statements(workload: Workload) -> None:
     assert school["totals"] == ledger.school_totals(today, None)
 
 
+@pytest.mark.slow
 async def test_a_random_concurrent_workload_keeps_every_invariant_after_every_batch(
     api: Api, database_url: str, clock: FixedClock
 ) -> None:
