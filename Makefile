@@ -7,7 +7,7 @@ run:       ## serve the API on the embedded default (SQLite file, in-process cac
 check:     ## lint, format, mypy --strict, layer contracts, compose schema: seconds, no server
 	./scripts/check
 
-test-fast: ## the tests that need no PostgreSQL, Redis or poppler (pytest -m fast): under 30 s
+test-fast: ## the tests that need no PostgreSQL, Redis or poppler (pytest -m fast): about 30 s
 	./scripts/test-fast
 
 test:      ## check, then the whole pytest suite (needs PostgreSQL, redis-server and poppler-utils)
