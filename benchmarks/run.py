@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from benchmarks import data, sql
 from benchmarks.harness import Load, Server, machine, wrk
 
@@ -389,7 +391,7 @@ class Benchmark:
 
         def cost(on: str, off: str) -> float:
             def mean(name: str) -> float:
-                found = [x["rps"] for x in self.loads if x["name"] == name]
+                found: list[float] = [x["rps"] for x in self.loads if x["name"] == name]
                 return sum(found) / max(len(found), 1)
 
             return round(1 - mean(on) / max(mean(off), 1), 3)
@@ -453,7 +455,7 @@ class Benchmark:
 
 
 async def _school_ids(url: str) -> list[UUID]:
-    connection = await data.asyncpg.connect(url)
+    connection = await asyncpg.connect(url)
     try:
         return [r["id"] for r in await connection.fetch("SELECT id FROM schools")]
     finally:

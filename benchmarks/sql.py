@@ -20,7 +20,8 @@ from school_payments.adapters.persistence.statements import _day_params, figures
 from school_payments.adapters.persistence.tables import schools, students
 from school_payments.domain.calendar import today_in
 
-_DIALECT = postgresql.dialect()
+# SQLAlchemy's `postgresql.dialect` (psycopg2's) has an unannotated constructor.
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _sql(statement: Any, params: dict[str, Any]) -> str:

@@ -1,8 +1,14 @@
-"""Shared fixtures: throwaway databases, a fixed clock, the API in process, a redis-server."""
+"""Shared fixtures: throwaway databases, a fixed clock, the API in process, a redis-server.
+
+Also the tiers: every test is marked `postgres`, `redis`, `poppler`, `slow`, or else `fast`
+(`make test-fast` runs `-m fast`: no server, no poppler, well under 30 s). The markers come from
+the fixtures a test uses (below), so a new test lands in the right tier by itself; the helpers in
+tests/support refuse to reach a server for a test not marked for it (tests/support/tiers.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +23,38 @@ from tests.support.databases import (
     truncate,
 )
 from tests.support.redis_server import RedisServer
+from tests.support.tiers import OUT_OF_FAST_TIER, running
+
+# The fixtures that reach each server (closures included: a test using `pg_api` uses `pg_url`).
+# `database_url` reaches PostgreSQL in its "postgresql" parametrisation only.
+_FIXTURES_NEEDING = {
+    "postgres": {"postgres_url", "pg_url"},
+    "redis": {"redis_server"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks each test with what it needs, and `fast` when it needs nothing of the kind."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        for marker, fixtures in _FIXTURES_NEEDING.items():
+            if names & fixtures:
+                item.add_marker(marker)
+        if params.get("database_url") == "postgresql":
+            item.add_marker("postgres")
+        if not any(item.get_closest_marker(name) for name in OUT_OF_FAST_TIER):
+            item.add_marker("fast")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    running(item)
+    try:
+        return (yield)
+    finally:
+        running(None)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -105,6 +106,7 @@ async def test_database_statements_have_a_timeout(pg_url: str) -> None:
         await database.dispose()
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_the_server_refuses_to_start_without_an_operator_key() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("ADMIN_API_KEY", "AUTH_DISABLED")}
     result = subprocess.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tests.support.api import Api, running_api, settings_for
@@ -45,7 +46,8 @@ async def test_a_body_over_64_kib_is_refused(api: Api) -> None:
     assert response.status_code == 413
     _is_problem(413, response.json(), "payload_too_large")
 
-    async def chunks():  # no Content-Length: the limit holds while the body streams in
+    # No Content-Length: the limit holds while the body streams in.
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"x" * 8192
 

@@ -35,6 +35,9 @@ from tests.support.api import OPERATOR_KEY
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.redis_server import free_port
 
+# Every test here runs against the live service on a database of the real PostgreSQL.
+pytestmark = pytest.mark.postgres
+
 SEED = 20261124
 MAX_EXAMPLES = 25  # per operation and phase
 CHECKS_LEFT_OUT = "positive_data_acceptance"  # valid data is still refused by 404s and 409s
@@ -190,6 +193,7 @@ def _figures(output: str) -> str:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("caller", ["operator key", "school key"])
 def test_fuzzing_finds_no_server_error_and_nothing_the_openapi_document_does_not_say(
     live_service: LiveService, caller: str

@@ -62,6 +62,12 @@ async def _get(api: Api, path: str) -> tuple[str, dict[str, Any]]:
     return response.headers["x-cache"], response.json()
 
 
+async def _int_at(client: redis.Redis, key: str) -> int:
+    value = await client.get(key)
+    assert value is not None, key
+    return int(value)
+
+
 async def _until_closed(api: Api, path: str) -> None:
     for _ in range(100):
         await asyncio.sleep(0.05)
@@ -121,10 +127,10 @@ async def test_an_evicted_version_never_makes_an_older_entry_current_again(
         client = redis.Redis.from_url(redis_server.url)
         try:
             version_key = f"student:{{{student['id']}}}:statement:version"
-            before = int(await client.get(version_key))
+            before = await _int_at(client, version_key)
             await client.delete(version_key)  # as if evicted under memory pressure
             cache, body = await _get(api, path)
-            after = int(await client.get(version_key))
+            after = await _int_at(client, version_key)
         finally:
             await client.aclose()
         assert cache == "MISS"

@@ -22,9 +22,11 @@ import pytest
 
 from tests.support.api import Api, running_api, settings_for
 from tests.support.clock import FixedClock
+from tests.support.tiers import require
 
 
 def _poppler(tool: str, *args: str) -> bytes:
+    require("poppler")
     found = shutil.which(tool)
     if found is None:
         pytest.fail(
@@ -71,6 +73,7 @@ def _snapshot(response: httpx.Response) -> str:
 # -- PDF -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.poppler
 async def test_a_student_statement_prints_as_a_pdf_with_every_name_and_figure(
     api: Api, tmp_path: Path
 ) -> None:
@@ -112,6 +115,7 @@ async def test_a_student_statement_prints_as_a_pdf_with_every_name_and_figure(
     assert len(png) > 2_000  # a page with text on it, not a blank one
 
 
+@pytest.mark.poppler
 async def test_a_school_statement_prints_its_page_of_students_as_a_pdf(
     api: Api, tmp_path: Path
 ) -> None:

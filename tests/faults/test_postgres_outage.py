@@ -33,6 +33,9 @@ from tests.support.databases import truncate
 from tests.support.ledger import InvoiceFact, Ledger
 from tests.support.postgres_cluster import PostgresCluster, StopMode
 
+# A PostgreSQL cluster of the module's own, started from the PostgreSQL binaries.
+pytestmark = pytest.mark.postgres
+
 INVOICE_AMOUNT = 10**9  # never paid off by the trickle: every refusal would be a failure
 
 

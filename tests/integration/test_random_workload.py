@@ -27,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from school_payments.adapters.persistence.database import Database, DatabaseSettings
@@ -160,7 +161,7 @@ class Workload:
     # -- what the answers mean ------------------------------------------------------------------
 
     def record(self, batch: list[Sent]) -> None:
-        keys_in_batch = [sent.key for sent in batch if sent.key]
+        keys_in_batch: list[str | None] = [sent.key for sent in batch if sent.key]
         for sent in batch:
             response = sent.response
             assert response is not None
@@ -292,6 +293,7 @@ async def _check_statements(workload: Workload) -> None:
     assert school["totals"] == ledger.school_totals(today, None)
 
 
+@pytest.mark.slow
 async def test_a_random_concurrent_workload_keeps_every_invariant_after_every_batch(
     api: Api, database_url: str, clock: FixedClock
 ) -> None:

@@ -14,12 +14,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from school_payments.adapters.persistence.database import Database, DatabaseSettings
 from tests.support.api import Api
 
 COMMAND = str(Path(sys.executable).with_name("school-payments"))
+
+# The CLI runs in a process of its own: about two seconds a run, imports and all.
+pytestmark = pytest.mark.slow
 
 
 async def _reconcile(database_url: str) -> tuple[int, list[dict[str, Any]]]:

@@ -26,9 +26,9 @@ async def test_seeded_data_reconciles_and_its_statements_agree_with_both_paths(
         assert report.payments > report.invoices // 2
         assert await reconcile(database) == []
         async with database.snapshot() as q:
-            statuses = dict(
-                await q.rows(text("SELECT status, COUNT(*) FROM invoices GROUP BY status"))
-            )
+            rows = await q.rows(text("SELECT status, COUNT(*) FROM invoices GROUP BY status"))
+            # To mypy, `Row[Any]` (SQLAlchemy 2.1) has one column; as a tuple it has them all.
+            statuses: dict[str, int] = dict(map(tuple, rows))
             currencies = {
                 row[0] for row in await q.rows(text("SELECT DISTINCT currency FROM invoices"))
             }

@@ -12,6 +12,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from school_payments.adapters.persistence.migrations import upgrade
+from tests.support.tiers import require
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = "idempotency_keys, api_keys, payments, student_balances, invoices, students, schools"
@@ -23,6 +24,7 @@ def _asyncpg_dsn(url: str) -> str:
 
 async def create_postgres_database() -> str:
     """Creates and migrates a fresh database; returns its SQLAlchemy URL."""
+    require("postgres")
     name = f"sp_test_{os.getpid()}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(_asyncpg_dsn(ADMIN_URL), timeout=5)
     try:
@@ -45,6 +47,7 @@ async def drop_postgres_database(url: str) -> None:
 
 
 async def truncate(url: str) -> None:
+    require("postgres")
     connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
     try:
         await connection.execute(f"TRUNCATE {TABLES}")

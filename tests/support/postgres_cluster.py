@@ -21,6 +21,7 @@ from typing import Literal
 from sqlalchemy.engine import make_url
 
 from tests.support.redis_server import free_port
+from tests.support.tiers import require
 
 StopMode = Literal["smart", "fast", "immediate"]
 SERVER_USER = "postgres"
@@ -43,6 +44,7 @@ class PostgresCluster:
     """`start()` creates the cluster the first time; `stop(mode)` and `restart()` keep its data."""
 
     def __init__(self, *, port: int | None = None) -> None:
+        require("postgres")
         self._bin = _bin_dir()
         self.port = port or free_port()
         self._as_other_user = os.geteuid() == 0

@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.tiers import require
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -20,6 +22,7 @@ def free_port() -> int:
 
 class RedisServer:
     def __init__(self, directory: Path) -> None:
+        require("redis")
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")

@@ -55,6 +55,7 @@ from school_payments.domain.currency import Currency
 from school_payments.domain.entities import Invoice, School, Student
 from school_payments.domain.ids import new_id
 from school_payments.domain.money import Money
+from tests.support.tiers import require
 from tests.unit.builders import NOW, TODAY, a_school, a_student, an_invoice, mxn, pay
 
 JPY = Currency.of("JPY")
@@ -333,6 +334,7 @@ def test_the_school_csv_has_a_line_per_student_and_currency() -> None:
 
 
 def _poppler(tool: str, *args: str) -> bytes:
+    require("poppler")
     found = shutil.which(tool)
     if found is None:
         pytest.fail(
@@ -349,6 +351,7 @@ def _text(pdf: bytes, tmp_path: Path) -> str:
     return " ".join(_poppler("pdftotext", str(path), "-").decode().split())
 
 
+@pytest.mark.poppler
 def test_the_student_pdf_shows_names_amounts_and_the_snapshot(tmp_path: Path) -> None:
     body = _a_statement_json()
     pdf = student_pdf(student_document(body))
@@ -370,6 +373,7 @@ def test_the_student_pdf_shows_names_amounts_and_the_snapshot(tmp_path: Path) ->
         assert expected in text
 
 
+@pytest.mark.poppler
 def test_a_long_statement_runs_over_numbered_pages(tmp_path: Path) -> None:
     school = a_school()
     student = a_student(school)
@@ -386,6 +390,7 @@ def test_the_same_snapshot_always_gives_the_same_pdf_bytes() -> None:
     assert student_pdf(document) == student_pdf(document)
 
 
+@pytest.mark.poppler
 def test_the_cjk_font_is_embedded_only_when_a_name_needs_it(tmp_path: Path) -> None:
     def fonts(body: bytes) -> str:
         path = tmp_path / "fonts.pdf"
@@ -398,6 +403,7 @@ def test_the_cjk_font_is_embedded_only_when_a_name_needs_it(tmp_path: Path) -> N
     assert "DroidSansFallback" in fonts(_a_statement_json())
 
 
+@pytest.mark.poppler
 def test_characters_no_bundled_font_has_do_not_stop_the_pdf(tmp_path: Path) -> None:
     school = a_school()
     student = a_student(school, first_name="สมชาย", last_name="😀")
@@ -405,6 +411,7 @@ def test_characters_no_bundled_font_has_do_not_stop_the_pdf(tmp_path: Path) -> N
     assert "Page 1 of 1" in _text(pdf, tmp_path)
 
 
+@pytest.mark.poppler
 def test_the_school_pdf_lists_the_page_of_students(tmp_path: Path) -> None:
     school = a_school()
     students = [
