@@ -121,12 +121,6 @@ class FakeIdempotencyStore:
             del self.records[key]
         return len(expired)
 
-    async def purge_expired(self, now: datetime, retention: timedelta) -> int:
-        expired = [key for key, (_, expires, _) in self.records.items() if expires <= now]
-        for key in expired:
-            del self.records[key]
-        return len(expired)
-
 
 def a_school_caller() -> Caller:
     return Caller(key_id=str(new_id()), school_id=new_id())

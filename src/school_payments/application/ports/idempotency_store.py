@@ -10,13 +10,14 @@ from uuid import UUID
 from school_payments.domain.errors import BusinessRuleError
 
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
-class Created(Generic[R]):
+class Created(Generic[R_co]):
     """The command acted: `value` is what it returned (a payment, an invoice as read that day…)."""
 
-    value: R
+    value: R_co
 
 
 @dataclass(frozen=True, slots=True)
