@@ -124,9 +124,9 @@ def _plain(value: Any) -> int | str:
 async def reconcile(database: Database) -> list[Discrepancy]:
     """Every broken invariant, from one consistent snapshot; an empty list means all is well."""
     found: list[Discrepancy] = []
-    async with database.snapshot() as q:
+    async with database.snapshot() as sql:
         for name, query in CHECKS.items():
-            for row in await q.rows(query()):
+            for row in await sql.rows(query()):
                 # Plain `str` keys: column names come as SQLAlchemy's `quoted_name`, a subclass
                 # of str that the JSON log renderer (orjson) refuses.
                 values = {str(k): _plain(v) for k, v in row._mapping.items()}

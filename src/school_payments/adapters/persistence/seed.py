@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Table, insert, text
 
-from school_payments.adapters.persistence.database import Database, Queries
+from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.tables import (
     invoices,
     payments,
@@ -280,23 +280,23 @@ class _Generator:
             balance["cancelled_count"] += 1
 
 
-async def _write(q: Queries, table: Table, rows: list[dict[str, Any]]) -> None:
+async def _write(sql: SqlConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    if q.dialect == "postgresql":
-        raw = await q.connection.get_raw_connection()
+    if sql.dialect == "postgresql":
+        raw = await sql.connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
         if not driver.is_in_transaction():
             # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a COPY
             # through the driver before that would commit on its own, outside the batch.
-            await q.execute(text("SELECT 1"))
+            await sql.execute(text("SELECT 1"))
         columns = list(rows[0])
         await driver.copy_records_to_table(
             table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
         )
     else:
-        await q.connection.execute(insert(table), rows)
+        await sql.connection.execute(insert(table), rows)
 
 
 async def seed(
@@ -311,19 +311,19 @@ async def seed(
     report = SeedReport()
     for number in range(1, plan.schools + 1):
         school = generator.school(number)
-        async with database.transaction() as q:
-            await _write(q, schools, [school])
-            await q.connection.commit()
+        async with database.transaction() as sql:
+            await _write(sql, schools, [school])
+            await sql.connection.commit()
         report.school_ids.append(school["id"])
         for first in _batches(plan.students_per_school):
             count = min(BATCH_STUDENTS, plan.students_per_school - first)
             batch = generator.batch(school["id"], first, count)
-            async with database.transaction() as q:
-                await _write(q, students, batch.students)
-                await _write(q, invoices, batch.invoices)
-                await _write(q, payments, batch.payments)
-                await _write(q, student_balances, list(batch.balances.values()))
-                await q.connection.commit()
+            async with database.transaction() as sql:
+                await _write(sql, students, batch.students)
+                await _write(sql, invoices, batch.invoices)
+                await _write(sql, payments, batch.payments)
+                await _write(sql, student_balances, list(batch.balances.values()))
+                await sql.connection.commit()
             report.students += len(batch.students)
             report.invoices += len(batch.invoices)
             report.payments += len(batch.payments)

@@ -23,7 +23,7 @@ from uuid import UUID
 from sqlalchemy import Date, Uuid, and_, bindparam, case, func, select, text
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
-from school_payments.adapters.persistence.database import Database, Queries
+from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.mapping import (
     invoice_from,
     page_of,
@@ -430,17 +430,19 @@ class SqlStatementReader:
     async def student_statement(
         self, scope: Scope, student_id: UUID, *, as_of: date | None, now: datetime
     ) -> StudentStatement:
-        async with self._database.snapshot() as q:
+        async with self._database.snapshot() as sql:
             query = scoped(_student_with_school(), students.c.school_id, scope)
-            row = (await q.execute(query, {"owner": student_id})).first()
+            row = (await sql.execute(query, {"owner": student_id})).first()
             if row is None:
                 raise NotFoundError("student", student_id)
             student, school = student_from(row), school_from(_Prefixed(row, "school__"))
-            day, cutoff, params = await _judged(q, student_id, school, as_of, now)
+            day, cutoff, params = await _judged(sql, student_id, school, as_of, now)
             totals = (
-                await q.execute(figures_query("student", ("currency",), cutoff is not None), params)
+                await sql.execute(
+                    figures_query("student", ("currency",), cutoff is not None), params
+                )
             ).all()
-            lines = (await q.execute(_student_lines(cutoff is not None), params)).all()
+            lines = (await sql.execute(_student_lines(cutoff is not None), params)).all()
         return StudentStatement(
             student=student,
             school=school,
@@ -453,13 +455,15 @@ class SqlStatementReader:
     async def school_statement(
         self, scope: Scope, school_id: UUID, *, as_of: date | None, now: datetime, page: PageRequest
     ) -> SchoolStatement:
-        async with self._database.snapshot() as q:
-            school = await school_in_scope(q, scope, school_id)
-            day, cutoff, params = await _judged(q, school_id, school, as_of, now)
+        async with self._database.snapshot() as sql:
+            school = await school_in_scope(sql, scope, school_id)
+            day, cutoff, params = await _judged(sql, school_id, school, as_of, now)
             totals = (
-                await q.execute(figures_query("school", ("currency",), cutoff is not None), params)
+                await sql.execute(
+                    figures_query("school", ("currency",), cutoff is not None), params
+                )
             ).all()
-            student_rows = await q.rows(
+            student_rows = await sql.rows(
                 page_query(
                     select(students).where(students.c.school_id == school_id), students.c.id, page
                 )
@@ -469,7 +473,7 @@ class SqlStatementReader:
             if students_page.items:
                 params["owners"] = [student.id for student in students_page.items]
                 query = figures_query("students", ("student_id", "currency"), cutoff is not None)
-                for row in (await q.execute(query, params)).all():
+                for row in (await sql.execute(query, params)).all():
                     per_student[row.student_id].append(_student_totals(row))
         return SchoolStatement(
             school=school,
@@ -484,7 +488,7 @@ class SqlStatementReader:
 
 
 async def _judged(
-    q: Queries, owner: UUID, school: School, as_of: date | None, now: datetime
+    sql: SqlConnection, owner: UUID, school: School, as_of: date | None, now: datetime
 ) -> tuple[date, datetime | None, dict[str, Any]]:
     """The day the statement is judged on, its cut-off (None: now) and the query parameters."""
     day = statement_day(as_of, school.timezone, now)
@@ -492,8 +496,8 @@ async def _judged(
     if as_of is None:
         return day, None, params
     params["cutoff"] = cutoff = end_of_day(day, school.timezone)
-    if q.dialect == "postgresql":
+    if sql.dialect == "postgresql":
         # The as-of path aggregates a school's whole history; let its hash aggregates stay in
         # memory (for this transaction only) instead of spilling to disk at the default 4 MB.
-        await q.execute(text("SET LOCAL work_mem = '64MB'"))
+        await sql.execute(text("SET LOCAL work_mem = '64MB'"))
     return day, cutoff, params
