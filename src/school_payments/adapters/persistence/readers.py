@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import and_, select
 from sqlalchemy.sql import ColumnElement, Select
 
+from school_payments.adapters.persistence.concepts import is_open
 from school_payments.adapters.persistence.database import Database
 from school_payments.adapters.persistence.mapping import (
     api_key_from,
@@ -34,6 +35,7 @@ from school_payments.application.caller import Scope
 from school_payments.application.pagination import Page, PageRequest
 from school_payments.domain.calendar import today_in
 from school_payments.domain.entities import (
+    OPEN_STATUSES,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -42,14 +44,12 @@ from school_payments.domain.entities import (
 )
 from school_payments.domain.errors import NotFoundError
 
-OPEN = (InvoiceStatus.PENDING.value, InvoiceStatus.PARTIALLY_PAID.value)
-
 
 def status_condition(status: InvoiceStatus, day: date) -> ColumnElement[bool]:
-    """Invoices that read as `status` on `day`; PENDING/PARTIALLY_PAID exclude overdue ones."""
+    """Invoices that read as `status` on `day`; the open statuses exclude overdue invoices."""
     if status is InvoiceStatus.OVERDUE:
-        return and_(invoices.c.status.in_(OPEN), invoices.c.due_date < day)
-    if status.value in OPEN:
+        return and_(is_open(invoices.c.status), invoices.c.due_date < day)
+    if status in OPEN_STATUSES:
         return and_(invoices.c.status == status.value, invoices.c.due_date >= day)
     return invoices.c.status == status.value
 

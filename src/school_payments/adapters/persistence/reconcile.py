@@ -15,6 +15,7 @@ from sqlalchemy.sql import Select
 
 from school_payments.adapters.persistence.database import Database
 from school_payments.adapters.persistence.tables import invoices, payments, student_balances
+from school_payments.domain.entities import InvoiceStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +42,12 @@ def _paid_versus_payments() -> Select[Any]:
 
 def _status_versus_amounts() -> Select[Any]:
     """The stored state agrees with the money (also a CHECK constraint; checked here anyway)."""
+    # `status_for_paid` of the domain, in SQL.
     expected = case(
-        (invoices.c.cancelled_at.is_not(None), literal("CANCELLED")),
-        (invoices.c.amount_paid == 0, literal("PENDING")),
-        (invoices.c.amount_paid >= invoices.c.amount, literal("PAID")),
-        else_=literal("PARTIALLY_PAID"),
+        (invoices.c.cancelled_at.is_not(None), literal(InvoiceStatus.CANCELLED.value)),
+        (invoices.c.amount_paid == 0, literal(InvoiceStatus.PENDING.value)),
+        (invoices.c.amount_paid >= invoices.c.amount, literal(InvoiceStatus.PAID.value)),
+        else_=literal(InvoiceStatus.PARTIALLY_PAID.value),
     )
     return select(invoices.c.id, invoices.c.status, expected.label("expected")).where(
         invoices.c.status != expected

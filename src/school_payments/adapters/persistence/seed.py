@@ -25,6 +25,7 @@ from school_payments.adapters.persistence.tables import (
     student_balances,
     students,
 )
+from school_payments.domain.entities import InvoiceStatus, status_for_paid
 
 FIRST_NAMES = [
     "Ana",
@@ -236,15 +237,7 @@ class _Generator:
                 )
                 paid += part
         cancelled = outcome == "cancelled"
-        status = (
-            "CANCELLED"
-            if cancelled
-            else "PENDING"
-            if paid == 0
-            else "PAID"
-            if paid == amount
-            else "PARTIALLY_PAID"
-        )
+        status = InvoiceStatus.CANCELLED if cancelled else status_for_paid(paid, amount)
         batch.invoices.append(
             {
                 "id": invoice_id,
@@ -254,7 +247,7 @@ class _Generator:
                 "currency": currency,
                 "amount": amount,
                 "amount_paid": paid,
-                "status": status,
+                "status": status.value,
                 "due_date": due,
                 "issued_at": issued,
                 "created_at": issued,
@@ -273,7 +266,7 @@ class _Generator:
                 "cancelled_count": 0,
             },
         )
-        if status == "PAID":
+        if status is InvoiceStatus.PAID:
             balance["closed_invoiced"] += amount
             balance["paid_count"] += 1
         elif cancelled:

@@ -23,6 +23,7 @@ from uuid import UUID
 from sqlalchemy import Date, Uuid, and_, bindparam, case, func, select, text
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
+from school_payments.adapters.persistence.concepts import is_open
 from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.mapping import (
     invoice_from,
@@ -64,7 +65,6 @@ from school_payments.domain.entities import (
 from school_payments.domain.errors import NotFoundError
 from school_payments.domain.money import Money
 
-OPEN = (InvoiceStatus.PENDING.value, InvoiceStatus.PARTIALLY_PAID.value)
 Owner = Literal["school", "student", "students"]
 """Whose figures: one school (`:owner`), one student (`:owner`), or a page (`:owners`)."""
 
@@ -189,7 +189,7 @@ def _open_totals(owner: Owner, keys: tuple[str, ...]) -> Subquery:
         )
         .where(
             _owned(owner, invoices.c.school_id, invoices.c.student_id),
-            invoices.c.status.in_(OPEN),
+            is_open(invoices.c.status),
         )
         .group_by(*group, invoices.c.due_date)
         .subquery("open_by_due")
