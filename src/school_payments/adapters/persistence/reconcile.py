@@ -14,6 +14,7 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.sql import Select
 
 from school_payments.adapters.persistence.database import Database
+from school_payments.adapters.persistence.projections import closed_invoice_totals
 from school_payments.adapters.persistence.tables import invoices, payments, student_balances
 from school_payments.domain.entities import InvoiceStatus
 
@@ -55,20 +56,8 @@ def _status_versus_amounts() -> Select[Any]:
 
 
 def _balances_versus_invoices() -> Select[Any]:
-    """`student_balances` equals what the closed invoices add up to, row for row."""
-    actual = (
-        select(
-            invoices.c.student_id,
-            invoices.c.currency,
-            func.sum(case((invoices.c.status == "PAID", invoices.c.amount), else_=0)).label(
-                "closed_invoiced"
-            ),
-            func.count().filter(invoices.c.status == "PAID").label("paid_count"),
-            func.count().filter(invoices.c.status == "CANCELLED").label("cancelled_count"),
-        )
-        .group_by(invoices.c.student_id, invoices.c.currency)
-        .subquery()
-    )
+    """The balance projection equals what the closed invoices add up to, row for row."""
+    actual = closed_invoice_totals().subquery()
     b = student_balances.c
     joined = actual.outerjoin(
         student_balances, and_(b.student_id == actual.c.student_id, b.currency == actual.c.currency)

@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, delete, exists, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from school_payments.adapters.persistence.database import SqlConnection
@@ -27,12 +26,12 @@ from school_payments.adapters.persistence.mapping import (
     student_from,
     student_values,
 )
+from school_payments.adapters.persistence.projections import StudentBalanceProjection
 from school_payments.adapters.persistence.tables import (
     api_keys,
     invoices,
     payments,
     schools,
-    student_balances,
     students,
 )
 from school_payments.application.api_keys import ApiKey
@@ -63,22 +62,6 @@ _GUARDED_INVOICE_UPDATE = update(invoices).where(
     invoices.c.status == bindparam("b_status"),
     invoices.c.amount_paid == bindparam("b_paid"),
 )
-_BALANCE = update(student_balances).where(
-    student_balances.c.student_id == bindparam("b_student"),
-    student_balances.c.currency == bindparam("b_currency"),
-)
-_BALANCE_PAID = _BALANCE.values(
-    closed_invoiced=student_balances.c.closed_invoiced + bindparam("b_amount"),
-    paid_count=student_balances.c.paid_count + 1,
-)
-_BALANCE_CANCELLED = _BALANCE.values(cancelled_count=student_balances.c.cancelled_count + 1)
-_ENSURE_BALANCE = {
-    # Both dialects spell "insert unless it exists" the same way, through their own insert().
-    dialect: module.insert(student_balances).on_conflict_do_nothing(
-        index_elements=["student_id", "currency"]
-    )
-    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
-}
 
 
 def _is_duplicate_external_id(error: IntegrityError) -> bool:
@@ -155,24 +138,18 @@ class SqlStudentRepository:
 
 
 class SqlInvoiceRepository:
-    """Invoices with their payments; also keeps `student_balances` in step as invoices close."""
+    """Invoices with their payments; the balance projection follows them in the same transaction."""
 
     def __init__(self, sql: SqlConnection, scope: Scope) -> None:
         self._sql = sql
         self._scope = scope
+        self._balances = StudentBalanceProjection(sql)
         # What each invoice looked like when loaded: writes are conditional on it (no lost update)
         # and closing transitions are detected against it.
         self._loaded: dict[UUID, tuple[InvoiceStatus, int]] = {}
 
     async def add(self, invoice: Invoice) -> None:
-        await self._sql.execute(
-            _ENSURE_BALANCE[self._sql.dialect],
-            {
-                "student_id": invoice.student_id,
-                "currency": invoice.currency.code,
-                "school_id": invoice.school_id,
-            },
-        )
+        await self._balances.invoice_issued(invoice)
         await self._sql.execute(insert(invoices), invoice_values(invoice))
         self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
 
@@ -200,11 +177,7 @@ class SqlInvoiceRepository:
             cancelled_at=invoice.cancelled_at,
             updated_at=invoice.updated_at,
         )
-        if (
-            before_status is not InvoiceStatus.CANCELLED
-            and invoice.status is InvoiceStatus.CANCELLED
-        ):
-            await self._sql.execute(_BALANCE_CANCELLED, self._balance_of(invoice))
+        await self._balances.invoice_changed(invoice, before_status)
 
     async def add_payment(self, invoice: Invoice, payment: Payment) -> None:
         before_status, _ = self._loaded[invoice.id]
@@ -215,10 +188,7 @@ class SqlInvoiceRepository:
             status=invoice.status.value,
             updated_at=invoice.updated_at,
         )
-        if before_status is not InvoiceStatus.PAID and invoice.status is InvoiceStatus.PAID:
-            await self._sql.execute(
-                _BALANCE_PAID, {**self._balance_of(invoice), "b_amount": invoice.amount.amount}
-            )
+        await self._balances.invoice_changed(invoice, before_status)
 
     async def _guarded_update(self, invoice: Invoice, **values: Any) -> None:
         before_status, before_paid = self._loaded[invoice.id]
@@ -229,10 +199,6 @@ class SqlInvoiceRepository:
         if result.rowcount != 1:
             raise LostUpdateError(f"invoice {invoice.id} changed while locked")
         self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
-
-    @staticmethod
-    def _balance_of(invoice: Invoice) -> dict[str, Any]:
-        return {"b_student": invoice.student_id, "b_currency": invoice.currency.code}
 
 
 class SqlApiKeyRepository:

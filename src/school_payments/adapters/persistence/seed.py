@@ -2,7 +2,8 @@
 
 PostgreSQL rows go in with COPY; SQLite with executemany. Students are generated in batches so
 memory stays flat at any size. The data obeys every invariant (a reconcile finds nothing):
-paid amounts equal their payments, and `student_balances` matches the closed invoices.
+paid amounts equal their payments, and the balance projection (`projections.py`) is filled from
+the invoices of each batch.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any
 from sqlalchemy import Table, insert, text
 
 from school_payments.adapters.persistence.database import Database, SqlConnection
+from school_payments.adapters.persistence.projections import StudentBalanceProjection
 from school_payments.adapters.persistence.tables import (
     invoices,
     payments,
     schools,
-    student_balances,
     students,
 )
 from school_payments.domain.entities import InvoiceStatus, status_for_paid
@@ -122,7 +123,6 @@ class _Batch:
     students: list[dict[str, Any]] = field(default_factory=list)
     invoices: list[dict[str, Any]] = field(default_factory=list)
     payments: list[dict[str, Any]] = field(default_factory=list)
-    balances: dict[tuple[uuid.UUID, str], dict[str, Any]] = field(default_factory=dict)
 
 
 class _Generator:
@@ -255,22 +255,6 @@ class _Generator:
                 "cancelled_at": min(issued + timedelta(days=1), self.now) if cancelled else None,
             }
         )
-        balance = batch.balances.setdefault(
-            (student_id, currency),
-            {
-                "student_id": student_id,
-                "currency": currency,
-                "school_id": school_id,
-                "closed_invoiced": 0,
-                "paid_count": 0,
-                "cancelled_count": 0,
-            },
-        )
-        if status is InvoiceStatus.PAID:
-            balance["closed_invoiced"] += amount
-            balance["paid_count"] += 1
-        elif cancelled:
-            balance["cancelled_count"] += 1
 
 
 async def _write(sql: SqlConnection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -315,7 +299,7 @@ async def seed(
                 await _write(sql, students, batch.students)
                 await _write(sql, invoices, batch.invoices)
                 await _write(sql, payments, batch.payments)
-                await _write(sql, student_balances, list(batch.balances.values()))
+                await StudentBalanceProjection(sql).fill([s["id"] for s in batch.students])
                 await sql.connection.commit()
             report.students += len(batch.students)
             report.invoices += len(batch.invoices)

@@ -1,9 +1,9 @@
 """Account statements as SQL aggregates: a fixed number of queries, whatever the school's size.
 
 Two ways to the same figures:
-- *today* (no `as_of`): closed invoices come from `student_balances` (kept in step by the write
-  side) and only open invoices are scanned, so the cost follows open invoices and the page size,
-  not years of paid history;
+- *today* (no `as_of`): closed invoices come from `student_balances`, the balance projection
+  (`projections.py`), and only open invoices are scanned, so the cost follows open invoices and
+  the page size, not years of paid history;
 - *as of a past day*: invoices issued and payments made before the cut-off are aggregated from
   the raw rows (this grows with history; it is the rarer question).
 Both are built from the same aggregate expressions, and the tests hold both against an oracle.
@@ -251,10 +251,10 @@ def _as_of(owner: Owner, keys: tuple[str, ...]) -> Select[Any]:
 
 
 def _today_with_history(owner: Owner, keys: tuple[str, ...]) -> Select[Any]:
-    """Today's figures: closed invoices from `student_balances`, plus aggregates of open invoices.
+    """Today's figures: closed invoices from the balance projection, plus the open invoices.
 
-    Every (student, currency) with an invoice has a balance row, so the balances side of the
-    outer join is complete; open invoices only add to it.
+    Every (student, currency) with an invoice has a projection row (`projections.py`), so the
+    balances side of the outer join is complete; open invoices only add to it.
     """
     opened = _open_totals(owner, keys)
     b = student_balances.c

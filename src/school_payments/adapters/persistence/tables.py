@@ -145,6 +145,7 @@ payments = Table(
     Index(None, "school_id", "paid_at", postgresql_include=["invoice_id", "amount"]),
 )
 
+# A read-model projection, written only by `projections.StudentBalanceProjection`.
 student_balances = Table(
     "student_balances",
     metadata,
