@@ -90,8 +90,8 @@ def redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-class Queries:
-    """A connection's query methods; driver failures surface as DatabaseUnavailableError."""
+class SqlConnection:
+    """One connection, in its transaction; driver failures surface as DatabaseUnavailableError."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
@@ -149,14 +149,14 @@ class Database:
         return self._write_engine
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Queries]:
-        """A read-write transaction; the caller commits through `Queries.connection`."""
+    async def transaction(self) -> AsyncIterator[SqlConnection]:
+        """A read-write transaction; the caller commits through `SqlConnection.connection`."""
         async with _translated(), self._write_engine.connect() as connection:
             await connection.begin()
-            yield Queries(connection)
+            yield SqlConnection(connection)
 
     @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[Queries]:
+    async def snapshot(self) -> AsyncIterator[SqlConnection]:
         """A read-only transaction whose queries all see the same committed state."""
         async with _translated(), self._read_engine.connect() as opened:
             connection = opened
@@ -165,12 +165,12 @@ class Database:
                     isolation_level="REPEATABLE READ", postgresql_readonly=True
                 )
             await connection.begin()
-            yield Queries(connection)
+            yield SqlConnection(connection)
 
     async def ping(self) -> bool:
         try:
-            async with self.snapshot() as q:
-                await q.scalar(text("SELECT 1"))
+            async with self.snapshot() as sql:
+                await sql.scalar(text("SELECT 1"))
             return True
         except DatabaseUnavailableError:
             return False

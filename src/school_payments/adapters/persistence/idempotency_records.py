@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from school_payments.adapters.persistence.database import Database, Queries
+from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.outcome_codec import decode_outcome, encode_outcome
 from school_payments.adapters.persistence.tables import idempotency_keys as keys
 from school_payments.application.errors import IdempotencyClaimLostError
@@ -74,20 +74,20 @@ class SqlIdempotencyStore:
         }
         claimed = Claimed(IdempotencyClaim(scope, key, token))
         try:
-            async with self._database.transaction() as q:
-                await q.execute(insert(keys).values(fresh))
-                await q.connection.commit()
+            async with self._database.transaction() as sql:
+                await sql.execute(insert(keys).values(fresh))
+                await sql.connection.commit()
             return claimed
         except IntegrityError:
             pass  # the key is known: decide from the existing record
-        async with self._database.transaction() as q:
-            row = await q.first(
+        async with self._database.transaction() as sql:
+            row = await sql.first(
                 select(keys).where(keys.c.scope == scope, keys.c.key == key).with_for_update()
             )
             if row is None:  # released meanwhile: take it
-                await q.execute(insert(keys).values(fresh))
+                await sql.execute(insert(keys).values(fresh))
             elif row.created_at <= now - retention:  # expired: a new first use
-                await self._take_over(q, scope, key, fresh)
+                await self._take_over(sql, scope, key, fresh)
             elif row.fingerprint != fingerprint:
                 return KeyReused()
             elif row.completed_at is not None:
@@ -95,46 +95,46 @@ class SqlIdempotencyStore:
             elif row.locked_at > now - lock_timeout:
                 return InProgress()
             else:  # the first request died without finishing: this one acts instead
-                await self._take_over(q, scope, key, fresh | {"created_at": row.created_at})
-            await q.connection.commit()
+                await self._take_over(sql, scope, key, fresh | {"created_at": row.created_at})
+            await sql.connection.commit()
         return claimed
 
     @staticmethod
-    async def _take_over(q: Queries, scope: str, key: str, values: dict[str, Any]) -> None:
-        await q.execute(
+    async def _take_over(sql: SqlConnection, scope: str, key: str, values: dict[str, Any]) -> None:
+        await sql.execute(
             update(keys)
             .where(keys.c.scope == scope, keys.c.key == key)
             .values(values | {"completed_at": None, "outcome": None})
         )
 
     async def release(self, claim: IdempotencyClaim) -> None:
-        async with self._database.transaction() as q:
-            await q.execute(delete(keys).where(_mine(claim)))
-            await q.connection.commit()
+        async with self._database.transaction() as sql:
+            await sql.execute(delete(keys).where(_mine(claim)))
+            await sql.connection.commit()
 
     async def record(self, claim: IdempotencyClaim, outcome: Refused) -> None:
-        async with self._database.transaction() as q:
-            await q.execute(
+        async with self._database.transaction() as sql:
+            await sql.execute(
                 update(keys).where(_mine(claim)).values(_completion(outcome, self._clock.now()))
             )
-            await q.connection.commit()
+            await sql.connection.commit()
 
     async def purge_expired(self, now: datetime, retention: timedelta) -> int:
-        async with self._database.transaction() as q:
-            result = await q.execute(delete(keys).where(keys.c.created_at <= now - retention))
-            await q.connection.commit()
+        async with self._database.transaction() as sql:
+            result = await sql.execute(delete(keys).where(keys.c.created_at <= now - retention))
+            await sql.connection.commit()
         return int(result.rowcount)
 
 
 class SqlIdempotencyRecorder:
     """Completes a claim inside the command's transaction."""
 
-    def __init__(self, q: Queries, clock: Clock) -> None:
-        self._q = q
+    def __init__(self, sql: SqlConnection, clock: Clock) -> None:
+        self._sql = sql
         self._clock = clock
 
     async def complete(self, claim: IdempotencyClaim, outcome: Created[object]) -> None:
-        result = await self._q.execute(
+        result = await self._sql.execute(
             update(keys).where(_mine(claim)).values(_completion(outcome, self._clock.now()))
         )
         if result.rowcount != 1:

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.sql import ColumnElement, Select
 
-from school_payments.adapters.persistence.database import Queries
+from school_payments.adapters.persistence.database import SqlConnection
 from school_payments.adapters.persistence.tables import schools
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
@@ -202,16 +202,22 @@ def _by_id(table: Table, *, scoped: bool, for_update: bool) -> Select[Any]:
 
 
 async def row_in_scope(
-    q: Queries, table: Table, scope: Scope, row_id: UUID, resource: str, *, for_update: bool = False
+    sql: SqlConnection,
+    table: Table,
+    scope: Scope,
+    row_id: UUID,
+    resource: str,
+    *,
+    for_update: bool = False,
 ) -> Any:
     """The row with this id if the scope may see it; otherwise NotFoundError, as if missing."""
     scoped = scope.school_id is not None
     params: dict[str, Any] = {"id": row_id, "scope": scope.school_id} if scoped else {"id": row_id}
-    row = (await q.execute(_by_id(table, scoped=scoped, for_update=for_update), params)).first()
+    row = (await sql.execute(_by_id(table, scoped=scoped, for_update=for_update), params)).first()
     if row is None:
         raise NotFoundError(resource, row_id)
     return row
 
 
-async def school_in_scope(q: Queries, scope: Scope, school_id: UUID) -> School:
-    return school_from(await row_in_scope(q, schools, scope, school_id, "school"))
+async def school_in_scope(sql: SqlConnection, scope: Scope, school_id: UUID) -> School:
+    return school_from(await row_in_scope(sql, schools, scope, school_id, "school"))

@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import and_, select
 from sqlalchemy.sql import ColumnElement, Select
 
+from school_payments.adapters.persistence.concepts import is_open
 from school_payments.adapters.persistence.database import Database
 from school_payments.adapters.persistence.mapping import (
     api_key_from,
@@ -34,6 +35,7 @@ from school_payments.application.caller import Scope
 from school_payments.application.pagination import Page, PageRequest
 from school_payments.domain.calendar import today_in
 from school_payments.domain.entities import (
+    OPEN_STATUSES,
     Invoice,
     InvoiceStatus,
     Payment,
@@ -42,14 +44,12 @@ from school_payments.domain.entities import (
 )
 from school_payments.domain.errors import NotFoundError
 
-OPEN = (InvoiceStatus.PENDING.value, InvoiceStatus.PARTIALLY_PAID.value)
-
 
 def status_condition(status: InvoiceStatus, day: date) -> ColumnElement[bool]:
-    """Invoices that read as `status` on `day`; PENDING/PARTIALLY_PAID exclude overdue ones."""
+    """Invoices that read as `status` on `day`; the open statuses exclude overdue invoices."""
     if status is InvoiceStatus.OVERDUE:
-        return and_(invoices.c.status.in_(OPEN), invoices.c.due_date < day)
-    if status.value in OPEN:
+        return and_(is_open(invoices.c.status), invoices.c.due_date < day)
+    if status in OPEN_STATUSES:
         return and_(invoices.c.status == status.value, invoices.c.due_date >= day)
     return invoices.c.status == status.value
 
@@ -59,13 +59,13 @@ class SqlSchoolReader:
         self._database = database
 
     async def get(self, scope: Scope, school_id: UUID) -> School:
-        async with self._database.snapshot() as q:
-            return await school_in_scope(q, scope, school_id)
+        async with self._database.snapshot() as sql:
+            return await school_in_scope(sql, scope, school_id)
 
     async def list(self, scope: Scope, page: PageRequest) -> Page[School]:
         query = page_query(scoped(select(schools), schools.c.id, scope), schools.c.id, page)
-        async with self._database.snapshot() as q:
-            return page_of(await q.rows(query), page, school_from)
+        async with self._database.snapshot() as sql:
+            return page_of(await sql.rows(query), page, school_from)
 
 
 class SqlStudentReader:
@@ -73,8 +73,8 @@ class SqlStudentReader:
         self._database = database
 
     async def get(self, scope: Scope, student_id: UUID) -> Student:
-        async with self._database.snapshot() as q:
-            return student_from(await row_in_scope(q, students, scope, student_id, "student"))
+        async with self._database.snapshot() as sql:
+            return student_from(await row_in_scope(sql, students, scope, student_id, "student"))
 
     async def list(
         self, scope: Scope, school_id: UUID, *, include_archived: bool, page: PageRequest
@@ -82,9 +82,9 @@ class SqlStudentReader:
         query = select(students).where(students.c.school_id == school_id)
         if not include_archived:
             query = query.where(students.c.status == "active")
-        async with self._database.snapshot() as q:
-            await school_in_scope(q, scope, school_id)
-            rows = await q.rows(page_query(query, students.c.id, page))
+        async with self._database.snapshot() as sql:
+            await school_in_scope(sql, scope, school_id)
+            rows = await sql.rows(page_query(query, students.c.id, page))
         return page_of(rows, page, student_from)
 
 
@@ -93,10 +93,10 @@ class SqlInvoiceReader:
         self._database = database
 
     async def get(self, scope: Scope, invoice_id: UUID) -> tuple[Invoice, School]:
-        async with self._database.snapshot() as q:
-            row = await row_in_scope(q, invoices, scope, invoice_id, "invoice")
-            school = await school_in_scope(q, scope, row.school_id)
-            found = await q.rows(
+        async with self._database.snapshot() as sql:
+            row = await row_in_scope(sql, invoices, scope, invoice_id, "invoice")
+            school = await school_in_scope(sql, scope, row.school_id)
+            found = await sql.rows(
                 select(payments).where(payments.c.invoice_id == invoice_id).order_by(payments.c.id)
             )
         return invoice_from(row, tuple(payment_from(p) for p in found)), school
@@ -117,13 +117,13 @@ class SqlInvoiceReader:
             students.c.school_id,
             scope,
         )
-        async with self._database.snapshot() as q:
-            found = await q.first(owner)
+        async with self._database.snapshot() as sql:
+            found = await sql.first(owner)
             if found is None:
                 raise NotFoundError("student", student_id)
             day = today_in(found.timezone, now)
             query = select(invoices).where(invoices.c.student_id == student_id)
-            rows = await q.rows(self._filtered(query, status, day, page))
+            rows = await sql.rows(self._filtered(query, status, day, page))
         return page_of(rows, page, invoice_from), day
 
     async def list_for_school(
@@ -136,13 +136,13 @@ class SqlInvoiceReader:
         now: datetime,
         page: PageRequest,
     ) -> tuple[Page[Invoice], date]:
-        async with self._database.snapshot() as q:
-            school = await school_in_scope(q, scope, school_id)
+        async with self._database.snapshot() as sql:
+            school = await school_in_scope(sql, scope, school_id)
             day = school.today(now)
             query = select(invoices).where(invoices.c.school_id == school_id)
             if student_id is not None:
                 query = query.where(invoices.c.student_id == student_id)
-            rows = await q.rows(self._filtered(query, status, day, page))
+            rows = await sql.rows(self._filtered(query, status, day, page))
         return page_of(rows, page, invoice_from), day
 
     @staticmethod
@@ -159,8 +159,8 @@ class SqlPaymentReader:
         self._database = database
 
     async def get(self, scope: Scope, payment_id: UUID) -> Payment:
-        async with self._database.snapshot() as q:
-            return payment_from(await row_in_scope(q, payments, scope, payment_id, "payment"))
+        async with self._database.snapshot() as sql:
+            return payment_from(await row_in_scope(sql, payments, scope, payment_id, "payment"))
 
     async def list_for_invoice(
         self, scope: Scope, invoice_id: UUID, page: PageRequest
@@ -169,10 +169,10 @@ class SqlPaymentReader:
             select(invoices.c.id).where(invoices.c.id == invoice_id), invoices.c.school_id, scope
         )
         query = select(payments).where(payments.c.invoice_id == invoice_id)
-        async with self._database.snapshot() as q:
-            if await q.first(invoice) is None:
+        async with self._database.snapshot() as sql:
+            if await sql.first(invoice) is None:
                 raise NotFoundError("invoice", invoice_id)
-            rows = await q.rows(page_query(query, payments.c.id, page))
+            rows = await sql.rows(page_query(query, payments.c.id, page))
         return page_of(rows, page, payment_from)
 
 
@@ -182,11 +182,11 @@ class SqlApiKeyReader:
 
     async def list(self, school_id: UUID, page: PageRequest) -> Page[ApiKey]:
         query = select(api_keys).where(api_keys.c.school_id == school_id)
-        async with self._database.snapshot() as q:
-            rows = await q.rows(page_query(query, api_keys.c.id, page))
+        async with self._database.snapshot() as sql:
+            rows = await sql.rows(page_query(query, api_keys.c.id, page))
         return page_of(rows, page, api_key_from)
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
-        async with self._database.snapshot() as q:
-            row = await q.first(select(api_keys).where(api_keys.c.key_hash == key_hash))
+        async with self._database.snapshot() as sql:
+            row = await sql.first(select(api_keys).where(api_keys.c.key_hash == key_hash))
         return None if row is None else api_key_from(row)

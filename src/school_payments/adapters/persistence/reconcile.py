@@ -14,7 +14,9 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.sql import Select
 
 from school_payments.adapters.persistence.database import Database
+from school_payments.adapters.persistence.projections import closed_invoice_totals
 from school_payments.adapters.persistence.tables import invoices, payments, student_balances
+from school_payments.domain.entities import InvoiceStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +43,12 @@ def _paid_versus_payments() -> Select[Any]:
 
 def _status_versus_amounts() -> Select[Any]:
     """The stored state agrees with the money (also a CHECK constraint; checked here anyway)."""
+    # `status_for_paid` of the domain, in SQL.
     expected = case(
-        (invoices.c.cancelled_at.is_not(None), literal("CANCELLED")),
-        (invoices.c.amount_paid == 0, literal("PENDING")),
-        (invoices.c.amount_paid >= invoices.c.amount, literal("PAID")),
-        else_=literal("PARTIALLY_PAID"),
+        (invoices.c.cancelled_at.is_not(None), literal(InvoiceStatus.CANCELLED.value)),
+        (invoices.c.amount_paid == 0, literal(InvoiceStatus.PENDING.value)),
+        (invoices.c.amount_paid >= invoices.c.amount, literal(InvoiceStatus.PAID.value)),
+        else_=literal(InvoiceStatus.PARTIALLY_PAID.value),
     )
     return select(invoices.c.id, invoices.c.status, expected.label("expected")).where(
         invoices.c.status != expected
@@ -53,20 +56,8 @@ def _status_versus_amounts() -> Select[Any]:
 
 
 def _balances_versus_invoices() -> Select[Any]:
-    """`student_balances` equals what the closed invoices add up to, row for row."""
-    actual = (
-        select(
-            invoices.c.student_id,
-            invoices.c.currency,
-            func.sum(case((invoices.c.status == "PAID", invoices.c.amount), else_=0)).label(
-                "closed_invoiced"
-            ),
-            func.count().filter(invoices.c.status == "PAID").label("paid_count"),
-            func.count().filter(invoices.c.status == "CANCELLED").label("cancelled_count"),
-        )
-        .group_by(invoices.c.student_id, invoices.c.currency)
-        .subquery()
-    )
+    """The balance projection equals what the closed invoices add up to, row for row."""
+    actual = closed_invoice_totals().subquery()
     b = student_balances.c
     joined = actual.outerjoin(
         student_balances, and_(b.student_id == actual.c.student_id, b.currency == actual.c.currency)
@@ -124,9 +115,9 @@ def _plain(value: Any) -> int | str:
 async def reconcile(database: Database) -> list[Discrepancy]:
     """Every broken invariant, from one consistent snapshot; an empty list means all is well."""
     found: list[Discrepancy] = []
-    async with database.snapshot() as q:
+    async with database.snapshot() as sql:
         for name, query in CHECKS.items():
-            for row in await q.rows(query()):
+            for row in await sql.rows(query()):
                 # Plain `str` keys: column names come as SQLAlchemy's `quoted_name`, a subclass
                 # of str that the JSON log renderer (orjson) refuses.
                 values = {str(k): _plain(v) for k, v in row._mapping.items()}

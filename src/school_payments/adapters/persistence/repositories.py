@@ -10,10 +10,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, delete, exists, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from school_payments.adapters.persistence.database import Queries
+from school_payments.adapters.persistence.database import SqlConnection
 from school_payments.adapters.persistence.mapping import (
     api_key_from,
     api_key_values,
@@ -27,12 +26,12 @@ from school_payments.adapters.persistence.mapping import (
     student_from,
     student_values,
 )
+from school_payments.adapters.persistence.projections import StudentBalanceProjection
 from school_payments.adapters.persistence.tables import (
     api_keys,
     invoices,
     payments,
     schools,
-    student_balances,
     students,
 )
 from school_payments.application.api_keys import ApiKey
@@ -63,22 +62,6 @@ _GUARDED_INVOICE_UPDATE = update(invoices).where(
     invoices.c.status == bindparam("b_status"),
     invoices.c.amount_paid == bindparam("b_paid"),
 )
-_BALANCE = update(student_balances).where(
-    student_balances.c.student_id == bindparam("b_student"),
-    student_balances.c.currency == bindparam("b_currency"),
-)
-_BALANCE_PAID = _BALANCE.values(
-    closed_invoiced=student_balances.c.closed_invoiced + bindparam("b_amount"),
-    paid_count=student_balances.c.paid_count + 1,
-)
-_BALANCE_CANCELLED = _BALANCE.values(cancelled_count=student_balances.c.cancelled_count + 1)
-_ENSURE_BALANCE = {
-    # Both dialects spell "insert unless it exists" the same way, through their own insert().
-    dialect: module.insert(student_balances).on_conflict_do_nothing(
-        index_elements=["student_id", "currency"]
-    )
-    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
-}
 
 
 def _is_duplicate_external_id(error: IntegrityError) -> bool:
@@ -94,33 +77,33 @@ def _changes(values: dict[str, Any], *fixed: str) -> dict[str, Any]:
 
 
 class SqlSchoolRepository:
-    def __init__(self, q: Queries, scope: Scope) -> None:
-        self._q = q
+    def __init__(self, sql: SqlConnection, scope: Scope) -> None:
+        self._sql = sql
         self._scope = scope
 
     async def add(self, school: School) -> None:
-        await self._q.execute(insert(schools), school_values(school))
+        await self._sql.execute(insert(schools), school_values(school))
 
     async def get(self, school_id: UUID, *, for_update: bool = False) -> School:
         row = await row_in_scope(
-            self._q, schools, self._scope, school_id, "school", for_update=for_update
+            self._sql, schools, self._scope, school_id, "school", for_update=for_update
         )
         return school_from(row)
 
     async def update(self, school: School) -> None:
         values = _changes(school_values(school))
-        await self._q.execute(_UPDATE_SCHOOL, {"b_id": school.id, **values})
+        await self._sql.execute(_UPDATE_SCHOOL, {"b_id": school.id, **values})
 
     async def delete(self, school_id: UUID) -> None:
-        await self._q.execute(_DELETE[schools], {"id": school_id})
+        await self._sql.execute(_DELETE[schools], {"id": school_id})
 
     async def has_students(self, school_id: UUID) -> bool:
-        return bool(await self._q.scalar(_STUDENT_EXISTS, {"id": school_id}))
+        return bool(await self._sql.scalar(_STUDENT_EXISTS, {"id": school_id}))
 
 
 class SqlStudentRepository:
-    def __init__(self, q: Queries, scope: Scope) -> None:
-        self._q = q
+    def __init__(self, sql: SqlConnection, scope: Scope) -> None:
+        self._sql = sql
         self._scope = scope
 
     async def add(self, student: Student) -> None:
@@ -128,7 +111,7 @@ class SqlStudentRepository:
 
     async def get(self, student_id: UUID, *, for_update: bool = False) -> Student:
         row = await row_in_scope(
-            self._q, students, self._scope, student_id, "student", for_update=for_update
+            self._sql, students, self._scope, student_id, "student", for_update=for_update
         )
         return student_from(row)
 
@@ -138,53 +121,47 @@ class SqlStudentRepository:
 
     async def _write(self, statement: Any, values: dict[str, Any], student: Student) -> None:
         try:
-            await self._q.execute(statement, values)
+            await self._sql.execute(statement, values)
         except IntegrityError as error:
             if student.external_id is not None and _is_duplicate_external_id(error):
                 raise DuplicateExternalIdError(student.external_id) from None
             raise
 
     async def delete(self, student_id: UUID) -> None:
-        await self._q.execute(_DELETE[students], {"id": student_id})
+        await self._sql.execute(_DELETE[students], {"id": student_id})
 
     async def has_invoices(self, student_id: UUID) -> bool:
-        return bool(await self._q.scalar(_INVOICE_EXISTS, {"id": student_id}))
+        return bool(await self._sql.scalar(_INVOICE_EXISTS, {"id": student_id}))
 
     async def ids_in_school(self, school_id: UUID) -> list[UUID]:
-        return [row.id for row in (await self._q.execute(_STUDENTS_OF, {"id": school_id})).all()]
+        return [row.id for row in (await self._sql.execute(_STUDENTS_OF, {"id": school_id})).all()]
 
 
 class SqlInvoiceRepository:
-    """Invoices with their payments; also keeps `student_balances` in step as invoices close."""
+    """Invoices with their payments; the balance projection follows them in the same transaction."""
 
-    def __init__(self, q: Queries, scope: Scope) -> None:
-        self._q = q
+    def __init__(self, sql: SqlConnection, scope: Scope) -> None:
+        self._sql = sql
         self._scope = scope
+        self._balances = StudentBalanceProjection(sql)
         # What each invoice looked like when loaded: writes are conditional on it (no lost update)
         # and closing transitions are detected against it.
         self._loaded: dict[UUID, tuple[InvoiceStatus, int]] = {}
 
     async def add(self, invoice: Invoice) -> None:
-        await self._q.execute(
-            _ENSURE_BALANCE[self._q.dialect],
-            {
-                "student_id": invoice.student_id,
-                "currency": invoice.currency.code,
-                "school_id": invoice.school_id,
-            },
-        )
-        await self._q.execute(insert(invoices), invoice_values(invoice))
+        await self._balances.invoice_issued(invoice)
+        await self._sql.execute(insert(invoices), invoice_values(invoice))
         self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
 
     async def get(
         self, invoice_id: UUID, *, for_update: bool = False, with_payments: bool = False
     ) -> Invoice:
         row = await row_in_scope(
-            self._q, invoices, self._scope, invoice_id, "invoice", for_update=for_update
+            self._sql, invoices, self._scope, invoice_id, "invoice", for_update=for_update
         )
         found: tuple[Payment, ...] | None = None
         if with_payments:
-            rows = (await self._q.execute(_PAYMENTS_OF, {"id": invoice_id})).all()
+            rows = (await self._sql.execute(_PAYMENTS_OF, {"id": invoice_id})).all()
             found = tuple(payment_from(r) for r in rows)
         invoice = invoice_from(row, found)
         self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
@@ -200,29 +177,22 @@ class SqlInvoiceRepository:
             cancelled_at=invoice.cancelled_at,
             updated_at=invoice.updated_at,
         )
-        if (
-            before_status is not InvoiceStatus.CANCELLED
-            and invoice.status is InvoiceStatus.CANCELLED
-        ):
-            await self._q.execute(_BALANCE_CANCELLED, self._balance_of(invoice))
+        await self._balances.invoice_changed(invoice, before_status)
 
     async def add_payment(self, invoice: Invoice, payment: Payment) -> None:
         before_status, _ = self._loaded[invoice.id]
-        await self._q.execute(insert(payments), payment_values(payment))
+        await self._sql.execute(insert(payments), payment_values(payment))
         await self._guarded_update(
             invoice,
             amount_paid=invoice.amount_paid.amount,
             status=invoice.status.value,
             updated_at=invoice.updated_at,
         )
-        if before_status is not InvoiceStatus.PAID and invoice.status is InvoiceStatus.PAID:
-            await self._q.execute(
-                _BALANCE_PAID, {**self._balance_of(invoice), "b_amount": invoice.amount.amount}
-            )
+        await self._balances.invoice_changed(invoice, before_status)
 
     async def _guarded_update(self, invoice: Invoice, **values: Any) -> None:
         before_status, before_paid = self._loaded[invoice.id]
-        result = await self._q.execute(
+        result = await self._sql.execute(
             _GUARDED_INVOICE_UPDATE,
             {"b_id": invoice.id, "b_status": before_status.value, "b_paid": before_paid, **values},
         )
@@ -230,24 +200,20 @@ class SqlInvoiceRepository:
             raise LostUpdateError(f"invoice {invoice.id} changed while locked")
         self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
 
-    @staticmethod
-    def _balance_of(invoice: Invoice) -> dict[str, Any]:
-        return {"b_student": invoice.student_id, "b_currency": invoice.currency.code}
-
 
 class SqlApiKeyRepository:
-    def __init__(self, q: Queries, scope: Scope) -> None:
-        self._q = q
+    def __init__(self, sql: SqlConnection, scope: Scope) -> None:
+        self._sql = sql
         self._scope = scope
 
     async def add(self, key: ApiKey) -> None:
-        await self._q.execute(insert(api_keys), api_key_values(key))
+        await self._sql.execute(insert(api_keys), api_key_values(key))
 
     async def get(self, key_id: UUID) -> ApiKey:
         row = await row_in_scope(
-            self._q, api_keys, self._scope, key_id, "API key", for_update=False
+            self._sql, api_keys, self._scope, key_id, "API key", for_update=False
         )
         return api_key_from(row)
 
     async def update(self, key: ApiKey) -> None:
-        await self._q.execute(_UPDATE_KEY, {"b_id": key.id, "revoked_at": key.revoked_at})
+        await self._sql.execute(_UPDATE_KEY, {"b_id": key.id, "revoked_at": key.revoked_at})

@@ -2,7 +2,8 @@
 
 PostgreSQL rows go in with COPY; SQLite with executemany. Students are generated in batches so
 memory stays flat at any size. The data obeys every invariant (a reconcile finds nothing):
-paid amounts equal their payments, and `student_balances` matches the closed invoices.
+paid amounts equal their payments, and the balance projection (`projections.py`) is filled from
+the invoices of each batch.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from typing import Any
 
 from sqlalchemy import Table, insert, text
 
-from school_payments.adapters.persistence.database import Database, Queries
+from school_payments.adapters.persistence.database import Database, SqlConnection
+from school_payments.adapters.persistence.projections import StudentBalanceProjection
 from school_payments.adapters.persistence.tables import (
     invoices,
     payments,
     schools,
-    student_balances,
     students,
 )
+from school_payments.domain.entities import InvoiceStatus, status_for_paid
 
 FIRST_NAMES = [
     "Ana",
@@ -121,7 +123,6 @@ class _Batch:
     students: list[dict[str, Any]] = field(default_factory=list)
     invoices: list[dict[str, Any]] = field(default_factory=list)
     payments: list[dict[str, Any]] = field(default_factory=list)
-    balances: dict[tuple[uuid.UUID, str], dict[str, Any]] = field(default_factory=dict)
 
 
 class _Generator:
@@ -236,15 +237,7 @@ class _Generator:
                 )
                 paid += part
         cancelled = outcome == "cancelled"
-        status = (
-            "CANCELLED"
-            if cancelled
-            else "PENDING"
-            if paid == 0
-            else "PAID"
-            if paid == amount
-            else "PARTIALLY_PAID"
-        )
+        status = InvoiceStatus.CANCELLED if cancelled else status_for_paid(paid, amount)
         batch.invoices.append(
             {
                 "id": invoice_id,
@@ -254,7 +247,7 @@ class _Generator:
                 "currency": currency,
                 "amount": amount,
                 "amount_paid": paid,
-                "status": status,
+                "status": status.value,
                 "due_date": due,
                 "issued_at": issued,
                 "created_at": issued,
@@ -262,41 +255,25 @@ class _Generator:
                 "cancelled_at": min(issued + timedelta(days=1), self.now) if cancelled else None,
             }
         )
-        balance = batch.balances.setdefault(
-            (student_id, currency),
-            {
-                "student_id": student_id,
-                "currency": currency,
-                "school_id": school_id,
-                "closed_invoiced": 0,
-                "paid_count": 0,
-                "cancelled_count": 0,
-            },
-        )
-        if status == "PAID":
-            balance["closed_invoiced"] += amount
-            balance["paid_count"] += 1
-        elif cancelled:
-            balance["cancelled_count"] += 1
 
 
-async def _write(q: Queries, table: Table, rows: list[dict[str, Any]]) -> None:
+async def _write(sql: SqlConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    if q.dialect == "postgresql":
-        raw = await q.connection.get_raw_connection()
+    if sql.dialect == "postgresql":
+        raw = await sql.connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
         if not driver.is_in_transaction():
             # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a COPY
             # through the driver before that would commit on its own, outside the batch.
-            await q.execute(text("SELECT 1"))
+            await sql.execute(text("SELECT 1"))
         columns = list(rows[0])
         await driver.copy_records_to_table(
             table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
         )
     else:
-        await q.connection.execute(insert(table), rows)
+        await sql.connection.execute(insert(table), rows)
 
 
 async def seed(
@@ -311,19 +288,19 @@ async def seed(
     report = SeedReport()
     for number in range(1, plan.schools + 1):
         school = generator.school(number)
-        async with database.transaction() as q:
-            await _write(q, schools, [school])
-            await q.connection.commit()
+        async with database.transaction() as sql:
+            await _write(sql, schools, [school])
+            await sql.connection.commit()
         report.school_ids.append(school["id"])
         for first in _batches(plan.students_per_school):
             count = min(BATCH_STUDENTS, plan.students_per_school - first)
             batch = generator.batch(school["id"], first, count)
-            async with database.transaction() as q:
-                await _write(q, students, batch.students)
-                await _write(q, invoices, batch.invoices)
-                await _write(q, payments, batch.payments)
-                await _write(q, student_balances, list(batch.balances.values()))
-                await q.connection.commit()
+            async with database.transaction() as sql:
+                await _write(sql, students, batch.students)
+                await _write(sql, invoices, batch.invoices)
+                await _write(sql, payments, batch.payments)
+                await StudentBalanceProjection(sql).fill([s["id"] for s in batch.students])
+                await sql.connection.commit()
             report.students += len(batch.students)
             report.invoices += len(batch.invoices)
             report.payments += len(batch.payments)

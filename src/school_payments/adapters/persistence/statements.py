@@ -1,9 +1,9 @@
 """Account statements as SQL aggregates: a fixed number of queries, whatever the school's size.
 
 Two ways to the same figures:
-- *today* (no `as_of`): closed invoices come from `student_balances` (kept in step by the write
-  side) and only open invoices are scanned, so the cost follows open invoices and the page size,
-  not years of paid history;
+- *today* (no `as_of`): closed invoices come from `student_balances`, the balance projection
+  (`projections.py`), and only open invoices are scanned, so the cost follows open invoices and
+  the page size, not years of paid history;
 - *as of a past day*: invoices issued and payments made before the cut-off are aggregated from
   the raw rows (this grows with history; it is the rarer question).
 Both are built from the same aggregate expressions, and the tests hold both against an oracle.
@@ -24,7 +24,8 @@ from uuid import UUID
 from sqlalchemy import Date, Uuid, and_, bindparam, case, func, select, text
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
-from school_payments.adapters.persistence.database import Database, Queries
+from school_payments.adapters.persistence.concepts import is_open
+from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.mapping import (
     invoice_from,
     page_of,
@@ -65,7 +66,6 @@ from school_payments.domain.entities import (
 from school_payments.domain.errors import NotFoundError
 from school_payments.domain.money import Money
 
-OPEN = (InvoiceStatus.PENDING.value, InvoiceStatus.PARTIALLY_PAID.value)
 Owner = Literal["school", "student", "students"]
 """Whose figures: one school (`:owner`), one student (`:owner`), or a page (`:owners`)."""
 
@@ -190,7 +190,7 @@ def _open_totals(owner: Owner, keys: tuple[str, ...]) -> Subquery:
         )
         .where(
             _owned(owner, invoices.c.school_id, invoices.c.student_id),
-            invoices.c.status.in_(OPEN),
+            is_open(invoices.c.status),
         )
         .group_by(*group, invoices.c.due_date)
         .subquery("open_by_due")
@@ -252,10 +252,10 @@ def _as_of(owner: Owner, keys: tuple[str, ...]) -> Select[Any]:
 
 
 def _today_with_history(owner: Owner, keys: tuple[str, ...]) -> Select[Any]:
-    """Today's figures: closed invoices from `student_balances`, plus aggregates of open invoices.
+    """Today's figures: closed invoices from the balance projection, plus the open invoices.
 
-    Every (student, currency) with an invoice has a balance row, so the balances side of the
-    outer join is complete; open invoices only add to it.
+    Every (student, currency) with an invoice has a projection row (`projections.py`), so the
+    balances side of the outer join is complete; open invoices only add to it.
     """
     opened = _open_totals(owner, keys)
     b = student_balances.c
@@ -425,17 +425,19 @@ class SqlStatementReader:
     async def student_statement(
         self, scope: Scope, student_id: UUID, *, as_of: date | None, now: datetime
     ) -> StudentStatement:
-        async with self._database.snapshot() as q:
+        async with self._database.snapshot() as sql:
             query = scoped(_student_with_school(), students.c.school_id, scope)
-            row = (await q.execute(query, {"owner": student_id})).first()
+            row = (await sql.execute(query, {"owner": student_id})).first()
             if row is None:
                 raise NotFoundError("student", student_id)
             student, school = student_from(row), school_from(_Prefixed(row, "school__"))
-            day, cutoff, params = await _judged(q, student_id, school, as_of, now)
+            day, cutoff, params = await _judged(sql, student_id, school, as_of, now)
             totals = (
-                await q.execute(figures_query("student", ("currency",), cutoff is not None), params)
+                await sql.execute(
+                    figures_query("student", ("currency",), cutoff is not None), params
+                )
             ).all()
-            lines = (await q.execute(_student_lines(cutoff is not None), params)).all()
+            lines = (await sql.execute(_student_lines(cutoff is not None), params)).all()
         return StudentStatement(
             student=student,
             school=school,
@@ -448,13 +450,15 @@ class SqlStatementReader:
     async def school_statement(
         self, scope: Scope, school_id: UUID, *, as_of: date | None, now: datetime, page: PageRequest
     ) -> SchoolStatement:
-        async with self._database.snapshot() as q:
-            school = await school_in_scope(q, scope, school_id)
-            day, cutoff, params = await _judged(q, school_id, school, as_of, now)
+        async with self._database.snapshot() as sql:
+            school = await school_in_scope(sql, scope, school_id)
+            day, cutoff, params = await _judged(sql, school_id, school, as_of, now)
             totals = (
-                await q.execute(figures_query("school", ("currency",), cutoff is not None), params)
+                await sql.execute(
+                    figures_query("school", ("currency",), cutoff is not None), params
+                )
             ).all()
-            student_rows = await q.rows(
+            student_rows = await sql.rows(
                 page_query(
                     select(students).where(students.c.school_id == school_id), students.c.id, page
                 )
@@ -464,7 +468,7 @@ class SqlStatementReader:
             if students_page.items:
                 params["owners"] = [student.id for student in students_page.items]
                 query = figures_query("students", ("student_id", "currency"), cutoff is not None)
-                for row in (await q.execute(query, params)).all():
+                for row in (await sql.execute(query, params)).all():
                     per_student[row.student_id].append(_student_totals(row))
         return SchoolStatement(
             school=school,
@@ -479,7 +483,7 @@ class SqlStatementReader:
 
 
 async def _judged(
-    q: Queries, owner: UUID, school: School, as_of: date | None, now: datetime
+    sql: SqlConnection, owner: UUID, school: School, as_of: date | None, now: datetime
 ) -> tuple[date, datetime | None, dict[str, Any]]:
     """The day the statement is judged on, its cut-off (None: now) and the query parameters."""
     day = statement_day(as_of, school.timezone, now)
@@ -487,8 +491,8 @@ async def _judged(
     if as_of is None:
         return day, None, params
     params["cutoff"] = cutoff = end_of_day(day, school.timezone)
-    if q.dialect == "postgresql":
+    if sql.dialect == "postgresql":
         # The as-of path aggregates a school's whole history; let its hash aggregates stay in
         # memory (for this transaction only) instead of spilling to disk at the default 4 MB.
-        await q.execute(text("SET LOCAL work_mem = '64MB'"))
+        await sql.execute(text("SET LOCAL work_mem = '64MB'"))
     return day, cutoff, params

@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Self
 
-from school_payments.adapters.persistence.database import Database, Queries, is_unavailable
+from school_payments.adapters.persistence.database import Database, SqlConnection, is_unavailable
 from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyRecorder
 from school_payments.adapters.persistence.repositories import (
     SqlApiKeyRepository,
@@ -24,23 +24,23 @@ class SqlUnitOfWork:
         self._database = database
         self._scope = scope
         self._clock = clock
-        self._transaction: AbstractAsyncContextManager[Queries] | None = None
-        self._q: Queries | None = None
+        self._transaction: AbstractAsyncContextManager[SqlConnection] | None = None
+        self._sql: SqlConnection | None = None
 
     async def __aenter__(self) -> Self:
         self._transaction = self._database.transaction()
-        q = self._q = await self._transaction.__aenter__()
-        self.schools = SqlSchoolRepository(q, self._scope)
-        self.students = SqlStudentRepository(q, self._scope)
-        self.invoices = SqlInvoiceRepository(q, self._scope)
-        self.api_keys = SqlApiKeyRepository(q, self._scope)
-        self.idempotency = SqlIdempotencyRecorder(q, self._clock)
+        sql = self._sql = await self._transaction.__aenter__()
+        self.schools = SqlSchoolRepository(sql, self._scope)
+        self.students = SqlStudentRepository(sql, self._scope)
+        self.invoices = SqlInvoiceRepository(sql, self._scope)
+        self.api_keys = SqlApiKeyRepository(sql, self._scope)
+        self.idempotency = SqlIdempotencyRecorder(sql, self._clock)
         return self
 
     async def commit(self) -> None:
-        assert self._q is not None, "commit() outside `async with`"
+        assert self._sql is not None, "commit() outside `async with`"
         try:
-            await self._q.connection.commit()
+            await self._sql.connection.commit()
         except Exception as error:
             if not is_unavailable(error):
                 raise
