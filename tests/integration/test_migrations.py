@@ -56,7 +56,7 @@ def _index_definitions(connection: Connection, index: Index) -> tuple[str, str]:
     rows = connection.execute(text(query), {"a": index.name, "b": declared}).all()
     found: dict[str, str] = {str(name): str(sql) for name, sql in rows}
     connection.exec_driver_sql(f"DROP INDEX {declared}")
-    return found[index.name], found[declared].replace(declared, str(index.name))
+    return found[str(index.name)], found[declared].replace(declared, str(index.name))
 
 
 async def test_the_migrated_partial_indexes_have_the_declared_predicates(
