@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 
 from school_payments.adapters.web.documents.model import (
@@ -15,20 +16,29 @@ from school_payments.adapters.web.documents.model import (
 
 Cell = str | int | None
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+_FORMULA_STARTS = "=+\\-@＝＋－＠"
 """What makes a spreadsheet read a cell as a formula (OWASP's list, plus the full-width forms
-that some spreadsheet locales also accept)."""
+that some spreadsheet locales also accept); a leading tab or carriage return counts too."""
+
+_SEPARATORS = ",;\t\r\n，；"
+"""What spreadsheets split a line at, by locale, when they import text (`;` in most of Europe)."""
+
+_DANGEROUS = re.compile(
+    f"^[\\t\\r]|^\\s*[{_FORMULA_STARTS}]|[{_SEPARATORS}]\\s*[{_FORMULA_STARTS}]"
+)
 
 
 def neutralised(text: str) -> str:
-    """Text that a spreadsheet shows as text: a leading apostrophe before a formula's first
-    character (OWASP's advice against CSV injection)."""
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    """Text that a spreadsheet shows as text, following OWASP's advice against CSV injection: a
+    leading apostrophe before any cell that could start a formula, whether at its start (after
+    any blanks) or after a separator some locale splits at (`x;=cmd|…`). The writer quotes every
+    text cell as well, so the apostrophe stays at the start of the one cell."""
+    return f"'{text}" if _DANGEROUS.search(text) else text
 
 
 def _cell(value: Cell) -> str | int:
-    # Every string is guarded, ours included: ids, dates and codes never start with those
-    # characters, and amounts are written as integers, which need no guard.
+    # Every string is guarded, ours included: ids, dates and codes never look like formulas,
+    # and amounts are written as integers, which need no guard.
     if value is None:
         return ""
     return value if isinstance(value, int) else neutralised(value)
@@ -36,7 +46,9 @@ def _cell(value: Cell) -> str | int:
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    # Every text quoted, numbers not: a separator of another locale inside a text then cannot
+    # split it into a cell of its own.
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(header)
     writer.writerows([_cell(value) for value in row] for row in rows)
     return out.getvalue().encode()
