@@ -53,6 +53,14 @@ def _figures(totals: Totals | StudentTotals) -> list[str]:
     ]
 
 
+def _invoice_count(totals: Totals) -> str:
+    """The count beside the invoiced amount, saying how many of its invoices are cancelled: those
+    count as invoices but add nothing to "Invoiced" (`2` beside one invoice's amount misled)."""
+    cancelled = totals["status_counts"].get("CANCELLED", 0)
+    count = str(totals["invoice_count"])
+    return f"{count} (incl. {cancelled} cancelled)" if cancelled else count
+
+
 Document = StudentStatementDocument | SchoolStatementDocument
 
 
@@ -82,7 +90,7 @@ def _totals(pdf: StatementPdf, totals: Sequence[Totals], *, students: bool) -> N
     rows: list[Row] = []
     for t in totals:
         code = t["currency"]
-        cells = [code, str(t["invoice_count"])]
+        cells = [code, _invoice_count(t)]
         if students:
             cells.insert(1, str(t.get("student_count", 0)))
         cells += _figures(t)
@@ -168,7 +176,17 @@ def _students(pdf: StatementPdf, page: StudentPage) -> None:
         pdf.say("No students on this page.", grey=True)
         return
     pdf.grid(
-        ["Student", "Status", "Currency", "Invoices", "Invoiced", "Paid", "Outstanding", "Overdue"],
+        # Per student only the total count is known: the heading says it includes cancelled ones.
+        [
+            "Student",
+            "Status",
+            "Currency",
+            "Invoices (incl. cancelled)",
+            "Invoiced",
+            "Paid",
+            "Outstanding",
+            "Overdue",
+        ],
         [31, 14, 18, 18, 24.75, 24.75, 24.75, 24.75],
         ["L", "L", "L", "R", "R", "R", "R", "R"],
         rows,
