@@ -241,11 +241,12 @@ class StatementPdf(FPDF):
                     continue
                 if current:
                     lines.append(current)
-                while len(word) > 1 and self._width(word) > width:
-                    cut = self._fitting(word, width)
-                    lines.append(word[:cut])
-                    word = word[cut:]
-                current = word
+                rest = word
+                while len(rest) > 1 and self._width(rest) > width:
+                    cut = self._fitting(rest, width)
+                    lines.append(rest[:cut])
+                    rest = rest[cut:]
+                current = rest
             lines.append(current)
         most = int((self.page_break_trigger - self.t_margin) / _LINE_HEIGHT) - 3
         if len(lines) > most:
