@@ -3,8 +3,6 @@ of minor units, as the API counts, and formatted for people)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable, Sequence
 
@@ -36,22 +34,28 @@ def neutralised(text: str) -> str:
     return f"'{text}" if _DANGEROUS.search(text) else text
 
 
-def _cell(value: Cell) -> str | int:
+_NEEDS_QUOTES = re.compile(f'[",;\\t\\r\\n{_SEPARATORS}]')
+
+
+def _field(value: Cell) -> str:
+    """One RFC 4180 field, quoted when it holds a quote, a line break or a separator of any
+    locale (`;` and tab too: unquoted, a `;` locale would split `'x;=cmd` into two cells)."""
     # Every string is guarded, ours included: ids, dates and codes never look like formulas,
     # and amounts are written as integers, which need no guard.
     if value is None:
         return ""
-    return value if isinstance(value, int) else neutralised(value)
+    if isinstance(value, int):
+        return str(value)
+    text = neutralised(value)
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
-    out = io.StringIO(newline="")
-    # Every text quoted, numbers not: a separator of another locale inside a text then cannot
-    # split it into a cell of its own.
-    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerow(header)
-    writer.writerows([_cell(value) for value in row] for row in rows)
-    return out.getvalue().encode()
+    lines = [",".join(header)]
+    lines.extend(",".join(_field(value) for value in row) for row in rows)
+    return "".join(f"{line}\r\n" for line in lines).encode()
 
 
 STUDENT_COLUMNS = (
