@@ -399,3 +399,35 @@ async def test_the_snapshot_changes_exactly_when_a_figure_changes(
 
         earlier = await _statement(api, f"{student_path}?as_of=2026-11-23")
         assert earlier.json()["snapshot_id"] not in (first, after)
+
+
+# -- issue 19: names in any script, labelled counts, formulas after a separator -----------------
+
+
+async def test_a_thai_devanagari_and_tamil_name_print_and_a_cancelled_invoice_is_labelled(
+    api: Api, tmp_path: Path
+) -> None:
+    school = await api.school(name="โรงเรียน स्कूल", timezone="Asia/Bangkok")
+    student = await api.student(school["id"], first_name="สมชาย", last_name="தமிழ்")
+    await api.invoice(student["id"], amount=80_000, currency="MXN", description="Cuota")
+    cancelled = await api.invoice(student["id"], amount=30_000, currency="MXN")
+    response = await api.post(f"/api/v1/invoices/{cancelled['id']}/cancel")
+    assert response.status_code < 300, response.text
+
+    path = f"/api/v1/students/{student['id']}/statement"
+    pdf = tmp_path / "statement.pdf"
+    pdf.write_bytes((await _statement(api, path, "application/pdf")).content)
+    text = " ".join(_poppler("pdftotext", str(pdf), "-").decode().split())
+    assert "Student: สมชาย தமிழ்" in text
+    assert "โรงเรียน" in text
+    assert "2 (incl. 1 cancelled)" in text
+    assert "800.00 MXN" in text
+
+
+async def test_a_formula_after_a_semicolon_reaches_the_csv_as_quoted_text(api: Api) -> None:
+    school = await api.school(name="Schule")
+    student = await api.student(school["id"], first_name="x;=cmd|' /C calc'!A0;")
+    await api.invoice(student["id"], amount=100, currency="MXN", description="a;@SUM(A1)")
+    path = f"/api/v1/students/{student['id']}/statement"
+    body = (await _statement(api, path, "text/csv")).content
+    assert b'"\'a;@SUM(A1)"' in body

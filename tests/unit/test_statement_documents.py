@@ -6,12 +6,14 @@ The PDF checks read the documents back with poppler's `pdftotext` and `pdftoppm`
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
 import json
 import shutil
 import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from school_payments.adapters.representation.statements import JsonStatementRenderer, snapshot_id
+from school_payments.adapters.web.documents import rendering
 from school_payments.adapters.web.documents.csv_document import (
     SCHOOL_COLUMNS,
     neutralised,
@@ -41,6 +44,7 @@ from school_payments.adapters.web.documents.negotiation import (
     none_match,
 )
 from school_payments.adapters.web.documents.pdf import school_statement_pdf, student_pdf
+from school_payments.adapters.web.documents.pdf_layout import StatementPdf
 from school_payments.application.pagination import Page
 from school_payments.application.read_models import (
     Aging,
@@ -55,8 +59,18 @@ from school_payments.domain.currency import Currency
 from school_payments.domain.entities import Invoice, School, Student
 from school_payments.domain.ids import new_id
 from school_payments.domain.money import Money
+from tests.support.logs import captured_logs
 from tests.support.tiers import require
-from tests.unit.builders import NOW, TODAY, a_school, a_student, an_invoice, mxn, pay
+from tests.unit.builders import (
+    NOW,
+    TODAY,
+    a_cancelled_invoice,
+    a_school,
+    a_student,
+    an_invoice,
+    mxn,
+    pay,
+)
 
 JPY = Currency.of("JPY")
 KWD = Currency.of("KWD")
@@ -245,6 +259,19 @@ def test_if_none_match_names_the_current_tag(fields: list[str], matches: bool) -
         ("\rx", "'\rx"),
         ("＝1+1", "'＝1+1"),
         ("Colegiatura = 2", "Colegiatura = 2"),
+        # A separator of some locale, then a formula: the spreadsheet splits and runs it.
+        ("x;=cmd|' /C calc'!A0;", "'x;=cmd|' /C calc'!A0;"),
+        ("x,+1", "'x,+1"),
+        ("x\t@SUM(A1)", "'x\t@SUM(A1)"),
+        ("x; -2+3", "'x; -2+3"),
+        ("x\n=1+1", "'x\n=1+1"),
+        ("x；＝1", "'x；＝1"),
+        # Blanks before the formula do not make it text.
+        ("  =1+1", "'  =1+1"),
+        ("\n=1+1", "'\n=1+1"),
+        ("Al-Khatib", "Al-Khatib"),
+        ("2026-11-24", "2026-11-24"),
+        ("Uniform; size M", "Uniform; size M"),
         ("Айгерим", "Айгерим"),
         ("", ""),
     ],
@@ -253,6 +280,16 @@ def test_a_cell_that_a_spreadsheet_would_run_as_a_formula_is_neutralised(
     text: str, shown: str
 ) -> None:
     assert neutralised(text) == shown
+
+
+def test_a_formula_after_a_separator_is_quoted_and_neutralised_in_the_csv() -> None:
+    school = a_school()
+    student = a_student(school, first_name="x;=cmd|' /C calc'!A0;")
+    body = _student_json(student, school, [an_invoice(student, description="a;=1+1")])
+    written = student_csv(student_document(body))
+    # Quoted, so a `;` locale keeps it one cell; prefixed, so that cell is text.
+    assert b'"\'a;=1+1"' in written
+    assert _rows(written)[0]["description"] == "'a;=1+1"
 
 
 def _rows(body: bytes) -> list[dict[str, str]]:
@@ -403,12 +440,102 @@ def test_the_cjk_font_is_embedded_only_when_a_name_needs_it(tmp_path: Path) -> N
     assert "DroidSansFallback" in fonts(_a_statement_json())
 
 
+def _letters(text: str) -> str:
+    """Text without blanks or bidi controls: pdftotext spaces some shaped clusters apart."""
+    return "".join(c for c in text if not c.isspace() and c not in "\u202a\u202b\u202c")
+
+
 @pytest.mark.poppler
-def test_characters_no_bundled_font_has_do_not_stop_the_pdf(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "font"),
+    [
+        ("สมชาย ใจดี", "NotoSansThai"),
+        ("देवनागरी शर्मा", "NotoSansDevanagari"),
+        ("தமிழ் செல்வி", "NotoSansTamil"),
+        ("বাংলা রায়", "NotoSansBengali"),
+        ("محمد علي", "DejaVuSans"),
+        ("שרה כהן", "DejaVuSans"),
+        ("山田 美咲", "DroidSansFallback"),
+        ("Ana 🦄", "Symbola"),
+    ],
+)
+def test_a_name_in_any_major_script_is_printed_not_dropped(
+    name: str, font: str, tmp_path: Path
+) -> None:
     school = a_school()
-    student = a_student(school, first_name="สมชาย", last_name="😀")
+    first, last = name.split(" ")
+    student = a_student(school, first_name=first, last_name=last)
+    invoice = an_invoice(student, description=f"Colegiatura {name}")
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(student_pdf(student_document(_student_json(student, school, [invoice]))))
+    text = _letters(_poppler("pdftotext", str(path), "-").decode())
+    assert f"Student:{_letters(name)}" in text or f"Student:{_letters(last + first)}" in text
+    assert "\ufffd" not in text
+    assert font in _poppler("pdffonts", str(path)).decode()
+
+
+@pytest.mark.poppler
+def test_a_character_no_bundled_font_has_is_shown_as_a_replacement(tmp_path: Path) -> None:
+    school = a_school()
+    student = a_student(school, first_name="Ana\U00013000", last_name="Lee")
     pdf = student_pdf(student_document(_student_json(student, school, [])))
-    assert "Page 1 of 1" in _text(pdf, tmp_path)
+    assert "Student: Ana\ufffd Lee" in _text(pdf, tmp_path)
+
+
+@pytest.mark.poppler
+def test_a_word_longer_than_its_column_is_broken_not_lost(tmp_path: Path) -> None:
+    school = a_school()
+    student = a_student(school)
+    word = "".join(f"{n:04d}" for n in range(75))
+    body = _student_json(student, school, [an_invoice(student, description=word)])
+    text = _letters(_text(student_pdf(student_document(body)), tmp_path))
+    # The first piece shares its line with the row's other cells; the rest follow one another.
+    assert word[:8] in text
+    assert word[-200:] in text
+
+
+@pytest.mark.poppler
+def test_page_numbers_are_right_past_a_thousand_pages(tmp_path: Path) -> None:
+    pdf = StatementPdf(title="t", snapshot_id="sha256:x", as_of="2026-11-24", texts=["山田"])
+    for n in range(1_001):
+        pdf.add_page()
+        pdf.say("山田" if n % 2 else "x")
+    path = tmp_path / "pages.pdf"
+    path.write_bytes(pdf.finish())
+    first = _poppler("pdftotext", "-l", "1", str(path), "-").decode()
+    last = _poppler("pdftotext", "-f", "1001", str(path), "-").decode()
+    assert "Page 1 of 1001" in first
+    assert "Page 1001 of 1001" in last
+
+
+@pytest.mark.poppler
+def test_cancelled_invoices_are_named_beside_the_count(tmp_path: Path) -> None:
+    school = a_school()
+    student = a_student(school)
+    kept = an_invoice(student, amount=mxn(80_000))
+    cancelled = a_cancelled_invoice(student)
+    totals = [
+        CurrencyTotals(
+            "MXN", 80_000, 0, 80_000, 0, 2, StatusCounts(pending=1, cancelled=1), Aging()
+        )
+    ]
+    statement = StudentStatement(student, school, TODAY, NOW, totals, [kept, cancelled])
+    body = JsonStatementRenderer().student(statement)
+    text = _text(student_pdf(student_document(body)), tmp_path)
+    assert "2 (incl. 1 cancelled)" in text
+    assert "800.00 MXN" in text
+
+
+def test_a_pdf_logs_few_lines_and_never_the_names_it_prints() -> None:
+    school = a_school()
+    student = a_student(school, first_name="Somchai", last_name="สมชาย")
+    body = _student_json(student, school, [an_invoice(student)])
+    with captured_logs("INFO") as logs:
+        student_pdf(student_document(body))
+    assert "Somchai" not in logs.text
+    assert "สมชาย" not in logs.text
+    assert "\\u0e2a" not in logs.text.lower()
+    assert len(logs.lines()) < 3
 
 
 @pytest.mark.poppler
@@ -438,3 +565,56 @@ def test_the_school_pdf_lists_the_page_of_students(tmp_path: Path) -> None:
         "Page 1 of 1",
     ):
         assert expected in text
+
+
+# -- where documents are drawn -------------------------------------------------------------------
+
+
+async def _never_gone() -> bool:
+    return False
+
+
+async def test_identical_concurrent_requests_share_one_render(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    release = threading.Event()
+
+    def slow(owner: rendering.Owner, body: bytes, kind: rendering.Format) -> rendering.Rendered:
+        calls.append(kind)
+        release.wait(10)
+        return rendering.Rendered(b"drawn", "2026-11-24")
+
+    monkeypatch.setattr(rendering, "render", slow)
+    renderer = rendering.Renderer(workers=0)
+    waiting = [
+        asyncio.create_task(renderer.rendered("etag", "student", b"{}", "pdf", _never_gone))
+        for _ in range(5)
+    ]
+    await asyncio.sleep(0.1)
+    release.set()
+    results = await asyncio.gather(*waiting)
+    assert calls == ["pdf"]
+    assert {r.body for r in results if r is not None} == {b"drawn"}
+
+
+async def test_a_render_nobody_waits_for_is_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def gone() -> bool:
+        return True
+
+    started = asyncio.get_running_loop().create_future()
+    monkeypatch.setattr(rendering.Renderer, "_start", lambda *_: started)
+    renderer = rendering.Renderer(workers=0)
+    assert await renderer.rendered("etag", "student", b"{}", "pdf", gone) is None
+    assert started.cancelled()
+
+
+async def test_a_pdf_drawn_in_the_process_pool_is_the_same_document() -> None:
+    body = _a_statement_json()
+    renderer = rendering.Renderer(workers=1)
+    try:
+        drawn = await renderer.rendered("etag", "student", body, "pdf", _never_gone)
+    finally:
+        renderer.close()
+    assert drawn is not None
+    assert drawn.body == student_pdf(student_document(body))

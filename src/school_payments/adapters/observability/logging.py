@@ -73,6 +73,9 @@ def _json(event: EventDict, **_kwargs: Any) -> str:
     return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+_QUIET_LIBRARIES = ("fontTools", "fpdf", "PIL")
+
+
 def configure_logging(
     level: str = "INFO", *, secrets: Iterable[str] = (), stream: TextIO | None = None
 ) -> None:
@@ -109,6 +112,10 @@ def configure_logging(
         named.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # The PDF's font libraries log dozens of INFO lines a document, some listing the characters
+    # of the names it prints (personal data): only their warnings and errors are wanted.
+    for name in _QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     # SQLAlchemy and library warnings become JSON lines too (reset first: re-configuring must
     # re-install the hook even if something restored `warnings.showwarning` meanwhile).
     logging.captureWarnings(False)

@@ -3,8 +3,7 @@ of minor units, as the API counts, and formatted for people)."""
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from collections.abc import Iterable, Sequence
 
 from school_payments.adapters.web.documents.model import (
@@ -15,31 +14,48 @@ from school_payments.adapters.web.documents.model import (
 
 Cell = str | int | None
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+_FORMULA_STARTS = "=+\\-@＝＋－＠"
 """What makes a spreadsheet read a cell as a formula (OWASP's list, plus the full-width forms
-that some spreadsheet locales also accept)."""
+that some spreadsheet locales also accept); a leading tab or carriage return counts too."""
+
+_SEPARATORS = ",;\t\r\n，；"
+"""What spreadsheets split a line at, by locale, when they import text (`;` in most of Europe)."""
+
+_DANGEROUS = re.compile(
+    f"^[\\t\\r]|^\\s*[{_FORMULA_STARTS}]|[{_SEPARATORS}]\\s*[{_FORMULA_STARTS}]"
+)
 
 
 def neutralised(text: str) -> str:
-    """Text that a spreadsheet shows as text: a leading apostrophe before a formula's first
-    character (OWASP's advice against CSV injection)."""
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    """Text that a spreadsheet shows as text, following OWASP's advice against CSV injection: a
+    leading apostrophe before any cell that could start a formula, whether at its start (after
+    any blanks) or after a separator some locale splits at (`x;=cmd|…`). The writer quotes every
+    text cell as well, so the apostrophe stays at the start of the one cell."""
+    return f"'{text}" if _DANGEROUS.search(text) else text
 
 
-def _cell(value: Cell) -> str | int:
-    # Every string is guarded, ours included: ids, dates and codes never start with those
-    # characters, and amounts are written as integers, which need no guard.
+_NEEDS_QUOTES = re.compile(f'[",;\\t\\r\\n{_SEPARATORS}]')
+
+
+def _field(value: Cell) -> str:
+    """One RFC 4180 field, quoted when it holds a quote, a line break or a separator of any
+    locale (`;` and tab too: unquoted, a `;` locale would split `'x;=cmd` into two cells)."""
+    # Every string is guarded, ours included: ids, dates and codes never look like formulas,
+    # and amounts are written as integers, which need no guard.
     if value is None:
         return ""
-    return value if isinstance(value, int) else neutralised(value)
+    if isinstance(value, int):
+        return str(value)
+    text = neutralised(value)
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(header)
-    writer.writerows([_cell(value) for value in row] for row in rows)
-    return out.getvalue().encode()
+    lines = [",".join(header)]
+    lines.extend(",".join(_field(value) for value in row) for row in rows)
+    return "".join(f"{line}\r\n" for line in lines).encode()
 
 
 STUDENT_COLUMNS = (

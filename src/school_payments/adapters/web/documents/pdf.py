@@ -1,9 +1,10 @@
 """Statements as printable PDF: what a student's or a school's statement shows, and in what order.
 
 Text is set in the bundled DejaVu Sans (Latin, Greek, Cyrillic, Vietnamese and more); characters
-it lacks (Chinese, Japanese, Korean) come from the bundled Droid Sans Fallback. The output is a
-function of the statement's content alone, so one snapshot always gives the same bytes and its
-ETag is a true strong validator.
+it lacks come from the bundled fallbacks (Arabic, Hebrew, Indic scripts, Thai, CJK, emoji; see
+pdf_fonts.py), shaped with HarfBuzz where the script needs it, and a character none has is drawn
+as U+FFFD. The output is a function of the statement's content alone, so one snapshot always
+gives the same bytes and its ETag is a true strong validator.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
-
-from fpdf.fonts import FontFace
 
 from school_payments.adapters.web.documents.model import (
     InvoiceLine,
@@ -26,8 +25,10 @@ from school_payments.adapters.web.documents.model import (
     student_name,
 )
 from school_payments.adapters.web.documents.pdf_layout import (
+    PRIMARY,
     SECONDARY,
     Align,
+    Row,
     StatementPdf,
     strings,
 )
@@ -50,6 +51,14 @@ def _figures(totals: Totals | StudentTotals) -> list[str]:
         money(totals["outstanding"], code),
         money(totals["overdue"], code),
     ]
+
+
+def _invoice_count(totals: Totals) -> str:
+    """The count beside the invoiced amount, saying how many of its invoices are cancelled: those
+    count as invoices but add nothing to "Invoiced" (`2` beside one invoice's amount misled)."""
+    cancelled = totals["status_counts"].get("CANCELLED", 0)
+    count = str(totals["invoice_count"])
+    return f"{count} (incl. {cancelled} cancelled)" if cancelled else count
 
 
 Document = StudentStatementDocument | SchoolStatementDocument
@@ -78,14 +87,14 @@ def _totals(pdf: StatementPdf, totals: Sequence[Totals], *, students: bool) -> N
     if students:
         headings.insert(1, "Students")
         widths = [18, 18, 18, 31.5, 31.5, 31.5, 31.5]
-    rows: list[tuple[Sequence[str], FontFace | None]] = []
+    rows: list[Row] = []
     for t in totals:
         code = t["currency"]
-        cells = [code, str(t["invoice_count"])]
+        cells = [code, _invoice_count(t)]
         if students:
             cells.insert(1, str(t.get("student_count", 0)))
         cells += _figures(t)
-        rows.append((cells, None))
+        rows.append((cells, PRIMARY))
     right: Align = "R"
     aligns: list[Align] = ["L", *[right] * (len(headings) - 1)]
     pdf.grid(headings, widths, aligns, rows)
@@ -97,7 +106,7 @@ def _totals(pdf: StatementPdf, totals: Sequence[Totals], *, students: bool) -> N
         [18, 32.4, 32.4, 32.4, 32.4, 32.4],
         ["L", "R", "R", "R", "R", "R"],
         [
-            ([t["currency"], *(money(t["aging"][b], t["currency"]) for b in buckets)], None)
+            ([t["currency"], *(money(t["aging"][b], t["currency"]) for b in buckets)], PRIMARY)
             for t in totals
         ],
     )
@@ -108,7 +117,7 @@ def _invoices(pdf: StatementPdf, invoices: Sequence[InvoiceLine], zone: ZoneInfo
     if not invoices:
         pdf.say("No invoices by this day.", grey=True)
         return
-    rows: list[tuple[Sequence[str], FontFace | None]] = []
+    rows: list[Row] = []
     for invoice in invoices:
         code = invoice["currency"]
         status = _label(invoice["status"])
@@ -125,7 +134,7 @@ def _invoices(pdf: StatementPdf, invoices: Sequence[InvoiceLine], zone: ZoneInfo
                     money(invoice["amount_paid"], code),
                     money(invoice["amount_remaining"], code),
                 ],
-                None,
+                PRIMARY,
             )
         )
         for payment in invoice["payments"]:
@@ -144,12 +153,12 @@ def _invoices(pdf: StatementPdf, invoices: Sequence[InvoiceLine], zone: ZoneInfo
 
 def _students(pdf: StatementPdf, page: StudentPage) -> None:
     pdf.section("Students")
-    rows: list[tuple[Sequence[str], FontFace | None]] = []
+    rows: list[Row] = []
     for line in page["data"]:
         name = student_name(line["first_name"], line["last_name"])
         status = _label(line["status"])
         if not line["totals"]:
-            rows.append(([name, status, "", "0", "", "", "", ""], None))
+            rows.append(([name, status, "", "0", "", "", "", ""], PRIMARY))
         for n, t in enumerate(line["totals"]):
             rows.append(
                 (
@@ -160,14 +169,24 @@ def _students(pdf: StatementPdf, page: StudentPage) -> None:
                         str(t["invoice_count"]),
                         *_figures(t),
                     ],
-                    None,
+                    PRIMARY,
                 )
             )
     if not rows:
         pdf.say("No students on this page.", grey=True)
         return
     pdf.grid(
-        ["Student", "Status", "Currency", "Invoices", "Invoiced", "Paid", "Outstanding", "Overdue"],
+        # Per student only the total count is known: the heading says it includes cancelled ones.
+        [
+            "Student",
+            "Status",
+            "Currency",
+            "Invoices (incl. cancelled)",
+            "Invoiced",
+            "Paid",
+            "Outstanding",
+            "Overdue",
+        ],
         [31, 14, 18, 18, 24.75, 24.75, 24.75, 24.75],
         ["L", "L", "L", "R", "R", "R", "R", "R"],
         rows,
@@ -175,10 +194,6 @@ def _students(pdf: StatementPdf, page: StudentPage) -> None:
     if page["next_cursor"]:
         pdf.ln(2)
         pdf.say(f"More students follow on the next page (cursor={page['next_cursor']}).", grey=True)
-
-
-def _finish(pdf: StatementPdf) -> bytes:
-    return bytes(pdf.output())
 
 
 def student_pdf(document: StudentStatementDocument) -> bytes:
@@ -189,8 +204,8 @@ def student_pdf(document: StudentStatementDocument) -> bytes:
         title=f"Statement of {name}, {document['as_of']}",
         snapshot_id=document["snapshot_id"],
         as_of=document["as_of"],
+        texts=strings(document),
     )
-    pdf.fall_back_for(strings(document))
     pdf.add_page()
     _heading(pdf, document, "Account statement")
     subject = f"Student: {name}"
@@ -202,7 +217,7 @@ def student_pdf(document: StudentStatementDocument) -> bytes:
     _as_of(pdf, document)
     _totals(pdf, document["totals"], students=False)
     _invoices(pdf, document["invoices"], ZoneInfo(school["timezone"]))
-    return _finish(pdf)
+    return pdf.finish()
 
 
 def school_statement_pdf(document: SchoolStatementDocument) -> bytes:
@@ -212,11 +227,11 @@ def school_statement_pdf(document: SchoolStatementDocument) -> bytes:
         title=f"Statement of {display(school['name'])}, {document['as_of']}",
         snapshot_id=document["snapshot_id"],
         as_of=document["as_of"],
+        texts=strings(document),
     )
-    pdf.fall_back_for(strings(document))
     pdf.add_page()
     _heading(pdf, document, "School statement")
     _as_of(pdf, document)
     _totals(pdf, document["totals"], students=True)
     _students(pdf, document["students"])
-    return _finish(pdf)
+    return pdf.finish()

@@ -4,21 +4,12 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 from uuid import UUID
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from school_payments.adapters.web.documents.csv_document import school_csv, student_csv
-from school_payments.adapters.web.documents.model import (
-    school_document,
-    snapshot_of,
-    student_document,
-)
+from school_payments.adapters.web.documents.model import snapshot_of
 from school_payments.adapters.web.documents.negotiation import (
     JSON,
     PDF,
@@ -26,39 +17,16 @@ from school_payments.adapters.web.documents.negotiation import (
     entity_tag,
     none_match,
 )
-from school_payments.adapters.web.documents.pdf import school_statement_pdf, student_pdf
+from school_payments.adapters.web.documents.rendering import Format, Owner, Rendered, renderer
 from school_payments.application.read_models import RenderedStatement
 
 CACHE_CONTROL = "private, no-cache"
 """Statements belong to one school, and a payment changes them at once: any cache that keeps
 one must keep it to itself and ask again (If-None-Match) before each use."""
 
-Owner = Literal["student", "school"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Document:
-    body: bytes
-    as_of: str
-    next_cursor: str | None = None
-
-
-def _student(body: bytes, representation: Representation) -> _Document:
-    document = student_document(body)
-    render = student_pdf if representation is PDF else student_csv
-    return _Document(render(document), document["as_of"])
-
-
-def _school(body: bytes, representation: Representation) -> _Document:
-    document = school_document(body)
-    render = school_statement_pdf if representation is PDF else school_csv
-    return _Document(render(document), document["as_of"], document["students"]["next_cursor"])
-
-
-_RENDER: dict[Owner, Callable[[bytes, Representation], _Document]] = {
-    "student": _student,
-    "school": _school,
-}
+_CLIENT_GONE = 499
+"""Never sent (nobody is left to read it): what the access log shows for a request whose
+client left while its document was being drawn."""
 
 
 class _RecentDocuments:
@@ -68,15 +36,15 @@ class _RecentDocuments:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._documents: OrderedDict[str, _Document] = OrderedDict()
+        self._documents: OrderedDict[str, Rendered] = OrderedDict()
 
-    def get(self, etag: str) -> _Document | None:
+    def get(self, etag: str) -> Rendered | None:
         found = self._documents.get(etag)
         if found is not None:
             self._documents.move_to_end(etag)
         return found
 
-    def put(self, etag: str, document: _Document) -> None:
+    def put(self, etag: str, document: Rendered) -> None:
         self._documents[etag] = document
         self._documents.move_to_end(etag)
         while len(self._documents) > self._size:
@@ -113,9 +81,13 @@ async def statement_response(
         return Response(statement.body, headers=headers, media_type=JSON.content_type)
     document = _recent.get(etag)
     if document is None:
-        # Drawn from the JSON the cache keeps, off the event loop: a long statement must not
-        # hold up other requests. (Only the event loop touches `_recent`: no lock needed.)
-        document = await run_in_threadpool(_RENDER[owner], statement.body, representation)
+        # Drawn from the JSON the cache keeps, in the bounded pool, once for all the requests
+        # that ask for this ETag meanwhile. (Only the event loop touches `_recent`: no lock.)
+        kind: Format = "pdf" if representation is PDF else "csv"
+        drawn = await renderer.rendered(etag, owner, statement.body, kind, request.is_disconnected)
+        if drawn is None:
+            return Response(status_code=_CLIENT_GONE)
+        document = drawn
         _recent.put(etag, document)
     filename = f"statement-{owner_id}-{document.as_of}.{representation.name}"
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
