@@ -15,7 +15,10 @@ from school_payments.adapters.persistence.migrations import upgrade
 from tests.support.tiers import require
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TABLES = "idempotency_keys, api_keys, payments, student_balances, invoices, students, schools"
+TABLES = (
+    "idempotency_keys, api_keys, credit_entries, credit_balances, credit_payouts, refunds,"
+    " credit_notes, payments, receipts, student_balances, invoices, students, schools"
+)
 
 
 def _asyncpg_dsn(url: str) -> str:

@@ -84,6 +84,8 @@ invoices = Table(
     Column("currency", String(3), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("amount_paid", BigInteger, nullable=False),
+    Column("amount_credited", BigInteger, nullable=False, server_default="0"),
+    Column("amount_refunded", BigInteger, nullable=False, server_default="0"),
     Column("status", String(16), nullable=False),
     Column("due_date", Date, nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
@@ -92,16 +94,22 @@ invoices = Table(
     Column("cancelled_at", UtcDateTime),
     ForeignKeyConstraint(["student_id", "school_id"], ["students.id", "students.school_id"]),
     CheckConstraint(f"amount > 0 AND amount <= {MAX_AMOUNT}", name="amount_range"),
-    CheckConstraint("amount_paid >= 0 AND amount_paid <= amount", name="paid_within_amount"),
-    # The stored state always agrees with the money: no PAID invoice with a balance, no
-    # cancelled invoice with payments, whatever the application does.
+    # amount_paid is net of refunds; a credit note settles part of the amount without money.
     CheckConstraint(
-        "(status = 'PENDING' AND amount_paid = 0 AND cancelled_at IS NULL)"
-        " OR (status = 'PARTIALLY_PAID' AND amount_paid > 0 AND amount_paid < amount"
+        "amount_paid >= 0 AND amount_credited >= 0 AND amount_refunded >= 0"
+        " AND amount_paid + amount_credited <= amount",
+        name="settled_within_amount",
+    ),
+    # The stored state always agrees with the figures: no PAID invoice with a balance, no
+    # cancelled invoice holding money, whatever the application does.
+    CheckConstraint(
+        "(status = 'PENDING' AND amount_paid = 0 AND amount_paid + amount_credited < amount"
         " AND cancelled_at IS NULL)"
-        " OR (status = 'PAID' AND amount_paid = amount AND cancelled_at IS NULL)"
+        " OR (status = 'PARTIALLY_PAID' AND amount_paid > 0"
+        " AND amount_paid + amount_credited < amount AND cancelled_at IS NULL)"
+        " OR (status = 'PAID' AND amount_paid + amount_credited = amount AND cancelled_at IS NULL)"
         " OR (status = 'CANCELLED' AND amount_paid = 0 AND cancelled_at IS NOT NULL)",
-        name="status_matches_amounts",
+        name="status_matches_figures",
     ),
     # Target of the payments' composite foreign key (a payment's tenant and currency).
     UniqueConstraint("id", "school_id", "student_id", "currency"),
@@ -114,7 +122,13 @@ invoices = Table(
         "school_id",
         "currency",
         "due_date",
-        postgresql_include=["amount", "amount_paid", "student_id"],
+        postgresql_include=[
+            "amount",
+            "amount_paid",
+            "amount_credited",
+            "amount_refunded",
+            "student_id",
+        ],
         postgresql_where=is_open(column("status", String)),
         sqlite_where=is_open(column("status", String)),
     ),
@@ -133,12 +147,28 @@ payments = Table(
     Column("method", String(16), nullable=False),
     Column("reference", String(200)),
     Column("created_at", UtcDateTime, nullable=False),
+    # The one column that changes (upwards only, by a refund): PostgreSQL and SQLite refuse any
+    # other change of a payment.
+    Column("amount_refunded", BigInteger, nullable=False, server_default="0"),
+    Column("receipt_id", Uuid),
     ForeignKeyConstraint(
         ["invoice_id", "school_id", "student_id", "currency"],
         ["invoices.id", "invoices.school_id", "invoices.student_id", "invoices.currency"],
     ),
+    ForeignKeyConstraint(
+        ["receipt_id", "school_id", "student_id", "currency"],
+        ["receipts.id", "receipts.school_id", "receipts.student_id", "receipts.currency"],
+    ),
     CheckConstraint(f"amount > 0 AND amount <= {MAX_AMOUNT}", name="amount_range"),
-    CheckConstraint("method IN ('cash', 'card', 'bank_transfer', 'other')", name="method"),
+    CheckConstraint(
+        "method IN ('cash', 'card', 'bank_transfer', 'other', 'credit')", name="method"
+    ),
+    CheckConstraint(
+        "amount_refunded >= 0 AND amount_refunded <= amount", name="refunded_within_amount"
+    ),
+    # Target of the refunds' composite foreign key.
+    UniqueConstraint("id", "invoice_id", "school_id", "student_id", "currency"),
+    Index(None, "receipt_id"),
     Index(None, "invoice_id", "id"),
     Index(None, "student_id", "paid_at"),
     Index(None, "school_id", "paid_at", postgresql_include=["invoice_id", "amount"]),
@@ -154,6 +184,9 @@ student_balances = Table(
     Column("closed_invoiced", BigInteger, nullable=False, server_default="0"),
     Column("paid_count", Integer, nullable=False, server_default="0"),
     Column("cancelled_count", Integer, nullable=False, server_default="0"),
+    Column("closed_paid", BigInteger, nullable=False, server_default="0"),
+    Column("closed_credited", BigInteger, nullable=False, server_default="0"),
+    Column("closed_refunded", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("student_id", "currency"),
     ForeignKeyConstraint(["student_id", "school_id"], ["students.id", "students.school_id"]),
     CheckConstraint(
@@ -193,4 +226,158 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("scope", "key"),
     CheckConstraint("(completed_at IS NULL) = (outcome IS NULL)", name="outcome_when_completed"),
     Index(None, "created_at"),
+)
+
+
+def _tenant_keys() -> list[Column[object]]:
+    return [
+        Column("id", Uuid, primary_key=True),
+        Column("school_id", Uuid, nullable=False),
+        Column("student_id", Uuid, nullable=False),
+    ]
+
+
+def _of_student() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["student_id", "school_id"], ["students.id", "students.school_id"])
+
+
+def _amount_range() -> CheckConstraint:
+    return CheckConstraint(f"amount > 0 AND amount <= {MAX_AMOUNT}", name="amount_range")
+
+
+# -- the money lifecycle (migration 0004): immutable records, and credit held per student ------
+
+receipts = Table(
+    "receipts",
+    metadata,
+    *_tenant_keys(),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("paid_at", UtcDateTime, nullable=False),
+    Column("reference", String(200)),
+    Column("credited_to_balance", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    _of_student(),
+    UniqueConstraint("id", "school_id", "student_id", "currency"),
+    _amount_range(),
+    CheckConstraint(
+        "credited_to_balance >= 0 AND credited_to_balance <= amount", name="credited_within"
+    ),
+    CheckConstraint("method IN ('cash', 'card', 'bank_transfer', 'other')", name="method"),
+    Index(None, "student_id", "id"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    *_tenant_keys(),
+    Column("invoice_id", Uuid, nullable=False),
+    Column("payment_id", Uuid, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(500)),
+    Column("refunded_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["payment_id", "invoice_id", "school_id", "student_id", "currency"],
+        [
+            "payments.id",
+            "payments.invoice_id",
+            "payments.school_id",
+            "payments.student_id",
+            "payments.currency",
+        ],
+        name="fk_refunds_payment",  # the generated name is over PostgreSQL's 63 characters
+    ),
+    _amount_range(),
+    Index(None, "payment_id", "id"),
+    Index(None, "invoice_id"),
+    Index(
+        None, "school_id", "refunded_at", postgresql_include=["invoice_id", "payment_id", "amount"]
+    ),
+)
+
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    *_tenant_keys(),
+    Column("invoice_id", Uuid, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["invoice_id", "school_id", "student_id", "currency"],
+        ["invoices.id", "invoices.school_id", "invoices.student_id", "invoices.currency"],
+        name="fk_credit_notes_invoice",  # the generated name is over PostgreSQL's 63 characters
+    ),
+    _amount_range(),
+    Index(None, "invoice_id", "id"),
+    Index(None, "school_id", "issued_at", postgresql_include=["invoice_id", "amount"]),
+)
+
+credit_payouts = Table(
+    "credit_payouts",
+    metadata,
+    *_tenant_keys(),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(500)),
+    Column("reference", String(255)),
+    Column("created_at", UtcDateTime, nullable=False),
+    _of_student(),
+    _amount_range(),
+    Index(None, "student_id", "id"),
+)
+
+credit_entries = Table(
+    "credit_entries",
+    metadata,
+    *_tenant_keys(),
+    Column("currency", String(3), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("receipt_id", Uuid, ForeignKey("receipts.id")),
+    Column("payment_id", Uuid, ForeignKey("payments.id")),
+    Column("refund_id", Uuid, ForeignKey("refunds.id")),
+    Column("payout_id", Uuid, ForeignKey("credit_payouts.id")),
+    # The business time the entry counts from in a statement as of a day: the receipt's or
+    # payment's paid_at, the refund's refunded_at, the payout's created_at.
+    Column("effective_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    _of_student(),
+    _amount_range(),
+    CheckConstraint(
+        "(kind = 'overpayment' AND direction = 'in' AND receipt_id IS NOT NULL)"
+        " OR (kind = 'refund_of_credit_payment' AND direction = 'in' AND refund_id IS NOT NULL"
+        " AND payment_id IS NOT NULL)"
+        " OR (kind = 'applied' AND direction = 'out' AND payment_id IS NOT NULL)"
+        " OR (kind = 'payout' AND direction = 'out' AND payout_id IS NOT NULL)",
+        name="kind_matches_direction_and_source",
+    ),
+    Index(None, "student_id", "id"),
+    Index(
+        None,
+        "school_id",
+        "effective_at",
+        postgresql_include=["student_id", "currency", "amount", "direction"],
+    ),
+)
+
+# Per student and currency: Σ entries in − Σ entries out, kept in the entries' transaction and
+# never below zero (a CHECK, so no interleaving of concurrent debits can overdraw it).
+credit_balances = Table(
+    "credit_balances",
+    metadata,
+    Column("student_id", Uuid, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("school_id", Uuid, nullable=False),
+    Column("balance", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("student_id", "currency"),
+    _of_student(),
+    CheckConstraint("balance >= 0", name="never_negative"),
+    Index(None, "school_id", "currency"),
 )

@@ -48,7 +48,7 @@ def upgrade() -> None:
         [sa.Column("outcome", sa.LargeBinary())],
         sa.CheckConstraint(
             "(completed_at IS NULL) = (outcome IS NULL)",
-            name="ck_idempotency_keys_outcome_when_completed",
+            name="outcome_when_completed",
         ),
     )
 
