@@ -404,6 +404,7 @@ async def test_the_snapshot_changes_exactly_when_a_figure_changes(
 # -- issue 19: names in any script, labelled counts, formulas after a separator -----------------
 
 
+@pytest.mark.poppler
 async def test_a_thai_devanagari_and_tamil_name_print_and_a_cancelled_invoice_is_labelled(
     api: Api, tmp_path: Path
 ) -> None:

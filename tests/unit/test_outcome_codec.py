@@ -11,7 +11,7 @@ from school_payments.adapters.persistence.outcome_codec import decode_outcome, e
 from school_payments.application.ports.idempotency_store import Created, Refused
 from school_payments.application.read_models import InvoiceView
 from school_payments.domain.errors import PaymentExceedsRemainingError
-from tests.unit.builders import a_school, a_student, an_invoice, pay
+from tests.unit.builders import a_school, a_student, an_invoice, mxn, pay
 
 
 def test_an_invoice_as_read_on_a_day_with_its_payments_comes_back_equal() -> None:
@@ -28,10 +28,18 @@ def test_an_invoice_as_read_on_a_day_with_its_payments_comes_back_equal() -> Non
 
 
 def test_a_refusal_comes_back_as_the_same_error_with_the_same_detail() -> None:
-    decoded = decode_outcome(encode_outcome(Refused(PaymentExceedsRemainingError(5, 4, "MXN"))))
+    error = PaymentExceedsRemainingError(mxn(5), mxn(4))
+    decoded = decode_outcome(encode_outcome(Refused(error)))
     assert isinstance(decoded, Refused)
     assert isinstance(decoded.error, PaymentExceedsRemainingError)
-    assert decoded.error.detail == PaymentExceedsRemainingError(5, 4, "MXN").detail
+    assert (
+        decoded.error.detail
+        == error.detail
+        == (
+            "the payment of 0.05 MXN exceeds the 0.04 MXN that remain on the invoice;"
+            " pay at most 0.04 MXN"
+        )
+    )
     assert (decoded.error.amount, decoded.error.remaining) == (5, 4)
 
 

@@ -6,7 +6,11 @@ here knows about HTTP.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from school_payments.domain.money import Money
 
 
 class DomainError(Exception):
@@ -74,12 +78,54 @@ class BusinessRuleError(DomainError):
 
 
 class PaymentExceedsRemainingError(BusinessRuleError):
-    def __init__(self, amount: int, remaining: int, currency: str) -> None:
+    def __init__(self, amount: Money, remaining: Money) -> None:
         super().__init__(
-            f"the payment of {amount} exceeds the {remaining} {currency} that remain on the invoice"
+            f"the payment of {amount.formatted()} exceeds the {remaining.formatted()} that remain"
+            f" on the invoice; pay at most {remaining.formatted()}"
         )
-        self.amount = amount
-        self.remaining = remaining
+        self.amount = amount.amount
+        self.remaining = remaining.amount
+
+
+class RefundExceedsPaymentError(BusinessRuleError):
+    def __init__(self, amount: Money, refundable: Money) -> None:
+        if refundable.amount == 0:
+            detail = "the payment has been refunded in full; nothing is left to refund"
+        else:
+            detail = (
+                f"a refund of {amount.formatted()} exceeds the {refundable.formatted()} of the"
+                f" payment not yet refunded; refund at most {refundable.formatted()}"
+            )
+        super().__init__(detail)
+        self.amount = amount.amount
+        self.refundable = refundable.amount
+
+
+class InvoiceNotCreditableError(BusinessRuleError):
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"an invoice that is {status} takes no credit notes; credit an open invoice instead"
+        )
+
+
+class CreditExceedsRemainingError(BusinessRuleError):
+    def __init__(self, amount: Money, remaining: Money) -> None:
+        super().__init__(
+            f"a credit note of {amount.formatted()} exceeds the {remaining.formatted()} that"
+            f" remain on the invoice; credit at most {remaining.formatted()}"
+        )
+        self.amount = amount.amount
+        self.remaining = remaining.amount
+
+
+class InsufficientCreditError(BusinessRuleError):
+    def __init__(self, amount: Money, balance: Money) -> None:
+        super().__init__(
+            f"the student holds {balance.formatted()} of credit, less than the"
+            f" {amount.formatted()} asked for; use at most {balance.formatted()}"
+        )
+        self.amount = amount.amount
+        self.balance = balance.amount
 
 
 class InvoiceNotPayableError(BusinessRuleError):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, TypeVar, get_args, get_type_hints
 from uuid import UUID
 
 from sqlalchemy import Table, bindparam, select
@@ -11,21 +14,14 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from school_payments.adapters.persistence.database import SqlConnection
 from school_payments.adapters.persistence.tables import schools
-from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
 from school_payments.application.pagination import Page, PageRequest
 from school_payments.domain.currency import Currency
-from school_payments.domain.entities import (
-    Invoice,
-    InvoiceStatus,
-    Payment,
-    PaymentMethod,
-    School,
-    Student,
-    StudentStatus,
-)
+from school_payments.domain.entities import School
 from school_payments.domain.errors import NotFoundError
 from school_payments.domain.money import Money
+
+R = TypeVar("R")
 
 Row = Any  # a SQLAlchemy Row; its typed form adds nothing over attribute access here
 
@@ -37,142 +33,71 @@ def scoped(statement: Select[Any], school_column: ColumnElement[Any], scope: Sco
     return statement.where(school_column == scope.school_id)
 
 
-def school_from(row: Row) -> School:
-    return School(
-        id=row.id,
-        name=row.name,
-        timezone=row.timezone,
-        default_currency=Currency.of(row.default_currency) if row.default_currency else None,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+# -- rows ⇄ domain records, by column name -------------------------------------------------------
+# A record's attribute and its column share a name. What differs is said once, here: money is
+# an integer column beside the row's `currency`, a currency is its code, an enum its value.
 
 
-def school_values(school: School) -> dict[str, Any]:
-    return {
-        "id": school.id,
-        "name": school.name,
-        "timezone": school.timezone,
-        "default_currency": school.default_currency.code if school.default_currency else None,
-        "created_at": school.created_at,
-        "updated_at": school.updated_at,
-    }
+def _decoder(hint: Any) -> Callable[[Any, Any], Any] | None:
+    """How a column becomes the attribute of type `hint` (None: as it is)."""
+    kinds = {hint} | set(get_args(hint))
+    if Money in kinds:
+        return lambda value, row: (
+            None if value is None else Money(int(value), Currency.of(row.currency))
+        )
+    if Currency in kinds:
+        return lambda value, _row: None if value is None else Currency.of(value)
+    enum = next((k for k in kinds if isinstance(k, type) and issubclass(k, Enum)), None)
+    if enum is not None:
+        return lambda value, _row: enum(value)
+    return None
 
 
-def student_from(row: Row) -> Student:
-    return Student(
-        id=row.id,
-        school_id=row.school_id,
-        first_name=row.first_name,
-        last_name=row.last_name,
-        external_id=row.external_id,
-        status=StudentStatus(row.status),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        archived_at=row.archived_at,
-    )
+@functools.cache
+def _columns_of(cls: type[Any]) -> tuple[tuple[str, Callable[[Any, Any], Any] | None], ...]:
+    hints = get_type_hints(cls)
+    return tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls) if f.init)
 
 
-def student_values(student: Student) -> dict[str, Any]:
-    return {
-        "id": student.id,
-        "school_id": student.school_id,
-        "first_name": student.first_name,
-        "last_name": student.last_name,
-        "external_id": student.external_id,
-        "status": student.status.value,
-        "created_at": student.created_at,
-        "updated_at": student.updated_at,
-        "archived_at": student.archived_at,
-    }
+_NO_COLUMN = object()
 
 
-def invoice_from(row: Row, payments: tuple[Payment, ...] | None = None) -> Invoice:
-    currency = Currency.of(row.currency)
-    return Invoice(
-        id=row.id,
-        school_id=row.school_id,
-        student_id=row.student_id,
-        description=row.description,
-        amount=Money(int(row.amount), currency),
-        amount_paid=Money(int(row.amount_paid), currency),
-        status=InvoiceStatus(row.status),
-        due_date=row.due_date,
-        issued_at=row.issued_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        cancelled_at=row.cancelled_at,
-        payments=payments,
-    )
+def record_from(cls: type[R], row: Row, **given: Any) -> R:
+    """The `cls` record a row holds; attributes with no column (loaded collections) come from
+    `given` or keep their defaults."""
+    values: dict[str, Any] = {}
+    for name, decode in _columns_of(cls):  # type: ignore[arg-type]  # classes are hashable
+        if name in given:
+            values[name] = given[name]
+            continue
+        value = getattr(row, name, _NO_COLUMN)
+        if value is not _NO_COLUMN:
+            values[name] = value if decode is None else decode(value, row)
+    return cls(**values)
 
 
-def invoice_values(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "id": invoice.id,
-        "school_id": invoice.school_id,
-        "student_id": invoice.student_id,
-        "description": invoice.description,
-        "currency": invoice.currency.code,
-        "amount": invoice.amount.amount,
-        "amount_paid": invoice.amount_paid.amount,
-        "status": invoice.status.value,
-        "due_date": invoice.due_date,
-        "issued_at": invoice.issued_at,
-        "created_at": invoice.created_at,
-        "updated_at": invoice.updated_at,
-        "cancelled_at": invoice.cancelled_at,
-    }
+def _encoded(value: Any) -> Any:
+    if isinstance(value, Money):
+        return value.amount
+    if isinstance(value, Currency):
+        return value.code
+    return value.value if isinstance(value, Enum) else value
 
 
-def payment_from(row: Row) -> Payment:
-    return Payment(
-        id=row.id,
-        invoice_id=row.invoice_id,
-        student_id=row.student_id,
-        school_id=row.school_id,
-        amount=Money(int(row.amount), Currency.of(row.currency)),
-        paid_at=row.paid_at,
-        method=PaymentMethod(row.method),
-        reference=row.reference,
-        created_at=row.created_at,
-    )
-
-
-def payment_values(payment: Payment) -> dict[str, Any]:
-    return {
-        "id": payment.id,
-        "invoice_id": payment.invoice_id,
-        "school_id": payment.school_id,
-        "student_id": payment.student_id,
-        "currency": payment.amount.currency.code,
-        "amount": payment.amount.amount,
-        "paid_at": payment.paid_at,
-        "method": payment.method.value,
-        "reference": payment.reference,
-        "created_at": payment.created_at,
-    }
-
-
-def api_key_from(row: Row) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        school_id=row.school_id,
-        prefix=row.prefix,
-        key_hash=row.key_hash,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
-
-
-def api_key_values(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "school_id": key.school_id,
-        "prefix": key.prefix,
-        "key_hash": key.key_hash,
-        "created_at": key.created_at,
-        "revoked_at": key.revoked_at,
-    }
+def record_values(table: Table, record: Any) -> dict[str, Any]:
+    """The row of `table` that stores `record` (its `currency` column from its money)."""
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name == "currency":
+            values["currency"] = (
+                record.currency.code if isinstance(record.currency, Currency) else record.currency
+            )
+        elif hasattr(record, column.name):
+            value = getattr(record, column.name)
+            values[column.name] = (
+                0 if value is None and column.server_default is not None else _encoded(value)
+            )
+    return values
 
 
 # -- pages and the school lookup every read starts from ----------------------------------------
@@ -220,4 +145,4 @@ async def row_in_scope(
 
 
 async def school_in_scope(sql: SqlConnection, scope: Scope, school_id: UUID) -> School:
-    return school_from(await row_in_scope(sql, schools, scope, school_id, "school"))
+    return record_from(School, await row_in_scope(sql, schools, scope, school_id, "school"))

@@ -20,7 +20,7 @@ import orjson
 
 from school_payments.application import api_keys, read_models
 from school_payments.application.ports import idempotency_store
-from school_payments.domain import currency, entities, errors, money
+from school_payments.domain import credit, currency, entities, errors, money
 
 
 def _types_of(modules: Iterable[ModuleType]) -> dict[str, type]:
@@ -32,7 +32,9 @@ def _types_of(modules: Iterable[ModuleType]) -> dict[str, type]:
     }
 
 
-_KNOWN = _types_of([entities, money, currency, errors, read_models, api_keys, idempotency_store])
+_KNOWN = _types_of(
+    [entities, credit, money, currency, errors, read_models, api_keys, idempotency_store]
+)
 
 
 def _encode(value: Any) -> Any:  # noqa: PLR0911 - one return for each kind of value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -12,16 +13,12 @@ from sqlalchemy.sql import ColumnElement, Select
 from school_payments.adapters.persistence.concepts import is_open
 from school_payments.adapters.persistence.database import Database
 from school_payments.adapters.persistence.mapping import (
-    api_key_from,
-    invoice_from,
     page_of,
     page_query,
-    payment_from,
+    record_from,
     row_in_scope,
-    school_from,
     school_in_scope,
     scoped,
-    student_from,
 )
 from school_payments.adapters.persistence.tables import (
     api_keys,
@@ -65,7 +62,7 @@ class SqlSchoolReader:
     async def list(self, scope: Scope, page: PageRequest) -> Page[School]:
         query = page_query(scoped(select(schools), schools.c.id, scope), schools.c.id, page)
         async with self._database.snapshot() as sql:
-            return page_of(await sql.rows(query), page, school_from)
+            return page_of(await sql.rows(query), page, partial(record_from, School))
 
 
 class SqlStudentReader:
@@ -74,7 +71,9 @@ class SqlStudentReader:
 
     async def get(self, scope: Scope, student_id: UUID) -> Student:
         async with self._database.snapshot() as sql:
-            return student_from(await row_in_scope(sql, students, scope, student_id, "student"))
+            return record_from(
+                Student, await row_in_scope(sql, students, scope, student_id, "student")
+            )
 
     async def list(
         self, scope: Scope, school_id: UUID, *, include_archived: bool, page: PageRequest
@@ -85,7 +84,7 @@ class SqlStudentReader:
         async with self._database.snapshot() as sql:
             await school_in_scope(sql, scope, school_id)
             rows = await sql.rows(page_query(query, students.c.id, page))
-        return page_of(rows, page, student_from)
+        return page_of(rows, page, partial(record_from, Student))
 
 
 class SqlInvoiceReader:
@@ -99,7 +98,9 @@ class SqlInvoiceReader:
             found = await sql.rows(
                 select(payments).where(payments.c.invoice_id == invoice_id).order_by(payments.c.id)
             )
-        return invoice_from(row, tuple(payment_from(p) for p in found)), school
+        return record_from(
+            Invoice, row, payments=tuple(record_from(Payment, p) for p in found)
+        ), school
 
     async def list_for_student(
         self,
@@ -124,7 +125,7 @@ class SqlInvoiceReader:
             day = today_in(found.timezone, now)
             query = select(invoices).where(invoices.c.student_id == student_id)
             rows = await sql.rows(self._filtered(query, status, day, page))
-        return page_of(rows, page, invoice_from), day
+        return page_of(rows, page, partial(record_from, Invoice)), day
 
     async def list_for_school(
         self,
@@ -143,7 +144,7 @@ class SqlInvoiceReader:
             if student_id is not None:
                 query = query.where(invoices.c.student_id == student_id)
             rows = await sql.rows(self._filtered(query, status, day, page))
-        return page_of(rows, page, invoice_from), day
+        return page_of(rows, page, partial(record_from, Invoice)), day
 
     @staticmethod
     def _filtered(
@@ -160,7 +161,9 @@ class SqlPaymentReader:
 
     async def get(self, scope: Scope, payment_id: UUID) -> Payment:
         async with self._database.snapshot() as sql:
-            return payment_from(await row_in_scope(sql, payments, scope, payment_id, "payment"))
+            return record_from(
+                Payment, await row_in_scope(sql, payments, scope, payment_id, "payment")
+            )
 
     async def list_for_invoice(
         self, scope: Scope, invoice_id: UUID, page: PageRequest
@@ -173,7 +176,7 @@ class SqlPaymentReader:
             if await sql.first(invoice) is None:
                 raise NotFoundError("invoice", invoice_id)
             rows = await sql.rows(page_query(query, payments.c.id, page))
-        return page_of(rows, page, payment_from)
+        return page_of(rows, page, partial(record_from, Payment))
 
 
 class SqlApiKeyReader:
@@ -184,9 +187,9 @@ class SqlApiKeyReader:
         query = select(api_keys).where(api_keys.c.school_id == school_id)
         async with self._database.snapshot() as sql:
             rows = await sql.rows(page_query(query, api_keys.c.id, page))
-        return page_of(rows, page, api_key_from)
+        return page_of(rows, page, partial(record_from, ApiKey))
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
         async with self._database.snapshot() as sql:
             row = await sql.first(select(api_keys).where(api_keys.c.key_hash == key_hash))
-        return None if row is None else api_key_from(row)
+        return None if row is None else record_from(ApiKey, row)

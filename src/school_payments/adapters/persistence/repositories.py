@@ -14,29 +14,23 @@ from sqlalchemy.exc import IntegrityError
 
 from school_payments.adapters.persistence.database import SqlConnection
 from school_payments.adapters.persistence.mapping import (
-    api_key_from,
-    api_key_values,
-    invoice_from,
-    invoice_values,
-    payment_from,
-    payment_values,
+    record_from,
+    record_values,
     row_in_scope,
-    school_from,
-    school_values,
-    student_from,
-    student_values,
 )
-from school_payments.adapters.persistence.projections import StudentBalanceProjection
+from school_payments.adapters.persistence.projections import Figures, StudentBalanceProjection
 from school_payments.adapters.persistence.tables import (
     api_keys,
+    credit_notes,
     invoices,
     payments,
+    refunds,
     schools,
     students,
 )
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
-from school_payments.domain.entities import Invoice, InvoiceStatus, Payment, School, Student
+from school_payments.domain.entities import CreditNote, Invoice, Payment, Refund, School, Student
 from school_payments.domain.errors import DuplicateExternalIdError
 
 
@@ -61,6 +55,11 @@ _GUARDED_INVOICE_UPDATE = update(invoices).where(
     invoices.c.id == bindparam("b_id"),
     invoices.c.status == bindparam("b_status"),
     invoices.c.amount_paid == bindparam("b_paid"),
+    invoices.c.amount_credited == bindparam("b_credited"),
+)
+# A payment's one changing column moves only from the figure it was read with.
+_REFUNDED = update(payments).where(
+    payments.c.id == bindparam("b_id"), payments.c.amount_refunded == bindparam("b_before")
 )
 
 
@@ -82,16 +81,16 @@ class SqlSchoolRepository:
         self._scope = scope
 
     async def add(self, school: School) -> None:
-        await self._sql.execute(insert(schools), school_values(school))
+        await self._sql.execute(insert(schools), record_values(schools, school))
 
     async def get(self, school_id: UUID, *, for_update: bool = False) -> School:
         row = await row_in_scope(
             self._sql, schools, self._scope, school_id, "school", for_update=for_update
         )
-        return school_from(row)
+        return record_from(School, row)
 
     async def update(self, school: School) -> None:
-        values = _changes(school_values(school))
+        values = _changes(record_values(schools, school))
         await self._sql.execute(_UPDATE_SCHOOL, {"b_id": school.id, **values})
 
     async def delete(self, school_id: UUID) -> None:
@@ -107,16 +106,16 @@ class SqlStudentRepository:
         self._scope = scope
 
     async def add(self, student: Student) -> None:
-        await self._write(insert(students), student_values(student), student)
+        await self._write(insert(students), record_values(students, student), student)
 
     async def get(self, student_id: UUID, *, for_update: bool = False) -> Student:
         row = await row_in_scope(
             self._sql, students, self._scope, student_id, "student", for_update=for_update
         )
-        return student_from(row)
+        return record_from(Student, row)
 
     async def update(self, student: Student) -> None:
-        values = _changes(student_values(student), "school_id")
+        values = _changes(record_values(students, student), "school_id")
         await self._write(_UPDATE_STUDENT, {"b_id": student.id, **values}, student)
 
     async def _write(self, statement: Any, values: dict[str, Any], student: Student) -> None:
@@ -146,12 +145,12 @@ class SqlInvoiceRepository:
         self._balances = StudentBalanceProjection(sql)
         # What each invoice looked like when loaded: writes are conditional on it (no lost update)
         # and closing transitions are detected against it.
-        self._loaded: dict[UUID, tuple[InvoiceStatus, int]] = {}
+        self._loaded: dict[UUID, Figures] = {}
 
     async def add(self, invoice: Invoice) -> None:
         await self._balances.invoice_issued(invoice)
-        await self._sql.execute(insert(invoices), invoice_values(invoice))
-        self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
+        await self._sql.execute(insert(invoices), record_values(invoices, invoice))
+        self._loaded[invoice.id] = Figures.of(invoice)
 
     async def get(
         self, invoice_id: UUID, *, for_update: bool = False, with_payments: bool = False
@@ -162,13 +161,13 @@ class SqlInvoiceRepository:
         found: tuple[Payment, ...] | None = None
         if with_payments:
             rows = (await self._sql.execute(_PAYMENTS_OF, {"id": invoice_id})).all()
-            found = tuple(payment_from(r) for r in rows)
-        invoice = invoice_from(row, found)
-        self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
+            found = tuple(record_from(Payment, r) for r in rows)
+        invoice = record_from(Invoice, row, payments=found)
+        self._loaded[invoice.id] = Figures.of(invoice)
         return invoice
 
     async def update(self, invoice: Invoice) -> None:
-        before_status, _ = self._loaded[invoice.id]
+        before = self._loaded[invoice.id]
         await self._guarded_update(
             invoice,
             description=invoice.description,
@@ -177,28 +176,57 @@ class SqlInvoiceRepository:
             cancelled_at=invoice.cancelled_at,
             updated_at=invoice.updated_at,
         )
-        await self._balances.invoice_changed(invoice, before_status)
+        await self._balances.invoice_changed(invoice, before)
 
     async def add_payment(self, invoice: Invoice, payment: Payment) -> None:
-        before_status, _ = self._loaded[invoice.id]
-        await self._sql.execute(insert(payments), payment_values(payment))
+        await self._sql.execute(insert(payments), record_values(payments, payment))
+        await self._save_figures(invoice)
+
+    async def add_refund(self, invoice: Invoice, refund: Refund, payment: Payment) -> None:
+        await self._sql.execute(insert(refunds), record_values(refunds, refund))
+        result = await self._sql.execute(
+            _REFUNDED,
+            {
+                "b_id": payment.id,
+                "b_before": payment.refunded.amount - refund.amount.amount,
+                "amount_refunded": payment.refunded.amount,
+            },
+        )
+        if result.rowcount != 1:
+            raise LostUpdateError(f"payment {payment.id} changed while its invoice was locked")
+        await self._save_figures(invoice)
+
+    async def add_credit_note(self, invoice: Invoice, note: CreditNote) -> None:
+        await self._sql.execute(insert(credit_notes), record_values(credit_notes, note))
+        await self._save_figures(invoice)
+
+    async def _save_figures(self, invoice: Invoice) -> None:
+        before = self._loaded[invoice.id]
         await self._guarded_update(
             invoice,
             amount_paid=invoice.amount_paid.amount,
+            amount_credited=invoice.credited.amount,
+            amount_refunded=invoice.refunded.amount,
             status=invoice.status.value,
             updated_at=invoice.updated_at,
         )
-        await self._balances.invoice_changed(invoice, before_status)
+        await self._balances.invoice_changed(invoice, before)
 
     async def _guarded_update(self, invoice: Invoice, **values: Any) -> None:
-        before_status, before_paid = self._loaded[invoice.id]
+        before = self._loaded[invoice.id]
         result = await self._sql.execute(
             _GUARDED_INVOICE_UPDATE,
-            {"b_id": invoice.id, "b_status": before_status.value, "b_paid": before_paid, **values},
+            {
+                "b_id": invoice.id,
+                "b_status": before.status.value,
+                "b_paid": before.paid,
+                "b_credited": before.credited,
+                **values,
+            },
         )
         if result.rowcount != 1:
             raise LostUpdateError(f"invoice {invoice.id} changed while locked")
-        self._loaded[invoice.id] = (invoice.status, invoice.amount_paid.amount)
+        self._loaded[invoice.id] = Figures.of(invoice)
 
 
 class SqlApiKeyRepository:
@@ -207,13 +235,13 @@ class SqlApiKeyRepository:
         self._scope = scope
 
     async def add(self, key: ApiKey) -> None:
-        await self._sql.execute(insert(api_keys), api_key_values(key))
+        await self._sql.execute(insert(api_keys), record_values(api_keys, key))
 
     async def get(self, key_id: UUID) -> ApiKey:
         row = await row_in_scope(
             self._sql, api_keys, self._scope, key_id, "API key", for_update=False
         )
-        return api_key_from(row)
+        return record_from(ApiKey, row)
 
     async def update(self, key: ApiKey) -> None:
         await self._sql.execute(_UPDATE_KEY, {"b_id": key.id, "revoked_at": key.revoked_at})

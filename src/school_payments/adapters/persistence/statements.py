@@ -18,6 +18,7 @@ import functools
 from collections import defaultdict
 from dataclasses import asdict
 from datetime import date, datetime
+from functools import partial
 from typing import Any, Literal
 from uuid import UUID
 
@@ -27,14 +28,11 @@ from sqlalchemy.sql import ColumnElement, Select, Subquery
 from school_payments.adapters.persistence.concepts import is_open
 from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.mapping import (
-    invoice_from,
     page_of,
     page_query,
-    payment_from,
-    school_from,
+    record_from,
     school_in_scope,
     scoped,
-    student_from,
 )
 from school_payments.adapters.persistence.tables import (
     invoices,
@@ -61,6 +59,7 @@ from school_payments.domain.entities import (
     InvoiceStatus,
     Payment,
     School,
+    Student,
     status_for_paid,
 )
 from school_payments.domain.errors import NotFoundError
@@ -395,14 +394,14 @@ def _invoices_from_lines(rows: Any, cutoff: datetime | None) -> list[Invoice]:
             by_id[row.id] = []
             found.append(_invoice_as_of(row, cutoff))
         if row.payment__id is not None:
-            by_id[row.id].append(payment_from(_Prefixed(row, "payment__")))
+            by_id[row.id].append(record_from(Payment, _Prefixed(row, "payment__")))
     for invoice in found:
         invoice.payments = tuple(by_id[invoice.id])
     return found
 
 
 def _invoice_as_of(row: Any, cutoff: datetime | None) -> Invoice:
-    invoice = invoice_from(row)
+    invoice = record_from(Invoice, row)
     if cutoff is None:
         return invoice
     cancelled = invoice.cancelled_at is not None and invoice.cancelled_at < cutoff
@@ -430,7 +429,10 @@ class SqlStatementReader:
             row = (await sql.execute(query, {"owner": student_id})).first()
             if row is None:
                 raise NotFoundError("student", student_id)
-            student, school = student_from(row), school_from(_Prefixed(row, "school__"))
+            student, school = (
+                record_from(Student, row),
+                record_from(School, _Prefixed(row, "school__")),
+            )
             day, cutoff, params = await _judged(sql, student_id, school, as_of, now)
             totals = (
                 await sql.execute(
@@ -463,7 +465,7 @@ class SqlStatementReader:
                     select(students).where(students.c.school_id == school_id), students.c.id, page
                 )
             )
-            students_page = page_of(student_rows, page, student_from)
+            students_page = page_of(student_rows, page, partial(record_from, Student))
             per_student: dict[UUID, list[StudentTotals]] = defaultdict(list)
             if students_page.items:
                 params["owners"] = [student.id for student in students_page.items]
