@@ -67,7 +67,7 @@ async def test_a_payment_that_does_not_move_amount_paid_is_refused_at_commit(
     async with engine.connect() as connection:
         await connection.begin()
         await connection.execute(_PAYMENT_BESIDE_THE_APPLICATION, values)  # accepted for now
-        with pytest.raises(IntegrityError, match="paid 0, .* but its records add up to paid 300,"):
+        with pytest.raises(IntegrityError, match=r"paid 0, .* but its records add up to paid 300,"):
             await connection.commit()
     assert await _payments_of(pg_api, invoice["id"]) == (0, [])
 
@@ -77,7 +77,7 @@ async def test_an_amount_paid_moved_without_a_payment_is_refused_at_commit(
 ) -> None:
     invoice = await _invoice(pg_api)
     await pg_api.payment(invoice["id"], amount=400)
-    with pytest.raises(IntegrityError, match="paid 500, .* but its records add up to paid 400,"):
+    with pytest.raises(IntegrityError, match=r"paid 500, .* but its records add up to paid 400,"):
         async with engine.begin() as connection:
             await connection.execute(
                 _MOVE_AMOUNT_PAID, {"invoice_id": invoice["id"], "amount": 100}
