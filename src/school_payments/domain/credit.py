@@ -79,6 +79,10 @@ class CreditPayout:
     reference: str | None
     created_at: datetime
 
+    @property
+    def currency(self) -> str:
+        return self.amount.currency.code
+
 
 @dataclass(frozen=True)
 class CreditEntry:

@@ -325,8 +325,8 @@ _NEW_BALANCE_ROW = {
     for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _SAVE_BALANCE = update(credit_balances).where(
-    credit_balances.c.student_id == bindparam("student"),
-    credit_balances.c.currency == bindparam("currency"),
+    credit_balances.c.student_id == bindparam("b_student"),
+    credit_balances.c.currency == bindparam("b_currency"),
 )
 
 
@@ -349,8 +349,8 @@ class SqlCreditRepository:
         await self._sql.execute(
             _SAVE_BALANCE,
             {
-                "student": account.student_id,
-                "currency": currency.code,
+                "b_student": account.student_id,
+                "b_currency": currency.code,
                 "balance": account.balance.amount,
             },
         )
