@@ -33,6 +33,12 @@ class World:
     invoice: dict[str, Any]
     unpaid_invoice: dict[str, Any]
     payment: dict[str, Any]
+    payer: dict[str, Any]
+    """A student with credit and no invoice (what a receipt left over)."""
+    refund: dict[str, Any]
+    credit_note: dict[str, Any]
+    receipt: dict[str, Any]
+    payout: dict[str, Any]
     key_id: str
     own_key: str
     other_key: str
@@ -44,8 +50,16 @@ class World:
             "student_id": self.student["id"],
             "invoice_id": self.invoice["id"],
             "payment_id": self.payment["id"],
+            "refund_id": self.refund["id"],
+            "credit_note_id": self.credit_note["id"],
+            "receipt_id": self.receipt["id"],
+            "payout_id": self.payout["id"],
             "key_id": self.key_id,
         }
+
+
+def _payer(w: World) -> dict[str, str]:
+    return {"student_id": w.payer["id"]}
 
 
 def _invoice_body(_: World) -> dict[str, Any]:
@@ -101,6 +115,34 @@ ROUTES: dict[tuple[str, str], tuple[str, Body, Callable[[World], dict[str, str]]
     ),
     ("GET", "/api/v1/invoices/{invoice_id}/payments"): (SCHOOL, lambda w: None, lambda w: {}),
     ("GET", "/api/v1/payments/{payment_id}"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("POST", "/api/v1/payments/{payment_id}/refunds"): (
+        SCHOOL,
+        lambda w: {"amount": 1},
+        lambda w: {},
+    ),
+    ("GET", "/api/v1/refunds/{refund_id}"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("GET", "/api/v1/payments/{payment_id}/refunds"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("POST", "/api/v1/invoices/{invoice_id}/credit-notes"): (
+        SCHOOL,
+        lambda w: {"amount": 1, "reason": "Discount"},
+        lambda w: {},
+    ),
+    ("GET", "/api/v1/credit-notes/{credit_note_id}"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("GET", "/api/v1/invoices/{invoice_id}/credit-notes"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("POST", "/api/v1/students/{student_id}/payments"): (
+        SCHOOL,
+        lambda w: {"amount": 100, "currency": "MXN", "method": "cash"},
+        lambda w: {},
+    ),
+    ("GET", "/api/v1/receipts/{receipt_id}"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("GET", "/api/v1/students/{student_id}/credit"): (SCHOOL, lambda w: None, _payer),
+    ("GET", "/api/v1/students/{student_id}/credit/entries"): (SCHOOL, lambda w: None, _payer),
+    ("POST", "/api/v1/students/{student_id}/credit/payouts"): (
+        SCHOOL,
+        lambda w: {"amount": 1, "currency": "MXN"},
+        _payer,
+    ),
+    ("GET", "/api/v1/credit-payouts/{payout_id}"): (SCHOOL, lambda w: None, lambda w: {}),
     ("GET", "/api/v1/students/{student_id}/statement"): (SCHOOL, lambda w: None, lambda w: {}),
     ("GET", "/api/v1/schools/{school_id}/statement"): (SCHOOL, lambda w: None, lambda w: {}),
     ("POST", "/api/v1/schools/{school_id}/api-keys"): (OPERATOR_ONLY, lambda w: None, lambda w: {}),
@@ -123,6 +165,26 @@ async def _world(api: Api) -> World:
     student = await api.student(school["id"])
     invoice = await api.invoice(student["id"], amount=10_000)
     payment = await api.payment(invoice["id"], amount=100)
+    payer = await api.student(school["id"])
+    receipt = (
+        await api.post(
+            f"/api/v1/students/{payer['id']}/payments",
+            json={"amount": 1_000, "currency": "MXN", "method": "cash"},
+        )
+    ).json()
+    payout = (
+        await api.post(
+            f"/api/v1/students/{payer['id']}/credit/payouts", json={"amount": 1, "currency": "MXN"}
+        )
+    ).json()
+    refund = (
+        await api.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 10})
+    ).json()
+    credit_note = (
+        await api.post(
+            f"/api/v1/invoices/{invoice['id']}/credit-notes", json={"amount": 10, "reason": "Fee"}
+        )
+    ).json()
     revoked = (await api.post(f"/api/v1/schools/{school['id']}/api-keys")).json()
     await api.delete(f"/api/v1/api-keys/{revoked['id']}")
     own = (await api.post(f"/api/v1/schools/{school['id']}/api-keys")).json()
@@ -134,6 +196,11 @@ async def _world(api: Api) -> World:
         invoice=invoice,
         unpaid_invoice=await api.invoice(student["id"]),
         payment=payment,
+        payer=payer,
+        refund=refund,
+        credit_note=credit_note,
+        receipt=receipt,
+        payout=payout,
         key_id=own["id"],
         own_key=own["key"],
         other_key=await api.school_key(other["id"]),
