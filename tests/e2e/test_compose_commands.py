@@ -1,9 +1,11 @@
-"""compose.yaml's commands, run for real, since no Docker engine runs here.
+"""compose.yaml's commands, run without Docker against the local PostgreSQL and Redis.
 
 The `migrate` and `api` services run the image's `school-payments` entrypoint with the
 arguments compose.yaml gives them. These tests read those arguments from the file and run the
 same CLI against the real PostgreSQL and a redis-server of the test's own: `migrate` on a fresh
-database, then `serve` with the api service's arguments (two workers) on a free port.
+database, then `serve` with the api service's arguments (two workers) on a free port. They
+run in seconds and point at the command or setting that broke; scripts/compose-check (the last
+step of `make test`) then runs the same file for real with `docker compose up`.
 """
 
 from __future__ import annotations
