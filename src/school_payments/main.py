@@ -27,6 +27,7 @@ from school_payments.adapters.persistence.database import (
     normalize_url,
     redacted,
 )
+from school_payments.adapters.persistence.events import SqlEventReader
 from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyStore
 from school_payments.adapters.persistence.migrations import upgrade
 from school_payments.adapters.persistence.money_readers import (
@@ -81,6 +82,7 @@ from school_payments.application.errors import DatabaseUnavailableError
 from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
+from school_payments.application.queries.events import EventQueries
 from school_payments.application.queries.resources import (
     ApiKeyQueries,
     CreditNoteQueries,
@@ -195,6 +197,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             statements=StatementQueries(
                 SqlStatementReader(database), cache, JsonStatementRenderer(), clock
             ),
+            events=EventQueries(SqlEventReader(database)),
         ),
         idempotency=IdempotencyGuard(SqlIdempotencyStore(database, clock), clock),
         authenticator=authenticator,

@@ -39,6 +39,8 @@ class World:
     credit_note: dict[str, Any]
     receipt: dict[str, Any]
     payout: dict[str, Any]
+    event: dict[str, Any]
+    """One of the school's events (its student's enrolment)."""
     key_id: str
     own_key: str
     other_key: str
@@ -55,6 +57,7 @@ class World:
             "receipt_id": self.receipt["id"],
             "payout_id": self.payout["id"],
             "key_id": self.key_id,
+            "event_id": self.event["id"],
         }
 
 
@@ -148,7 +151,11 @@ ROUTES: dict[tuple[str, str], tuple[str, Body, Callable[[World], dict[str, str]]
     ("POST", "/api/v1/schools/{school_id}/api-keys"): (OPERATOR_ONLY, lambda w: None, lambda w: {}),
     ("GET", "/api/v1/schools/{school_id}/api-keys"): (OPERATOR_ONLY, lambda w: None, lambda w: {}),
     ("DELETE", "/api/v1/api-keys/{key_id}"): (OPERATOR_ONLY, lambda w: None, lambda w: {}),
+    ("GET", "/api/v1/events"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("GET", "/api/v1/events/{event_id}"): (SCHOOL, lambda w: None, lambda w: {}),
 }
+# Lists that show a school key its own school's items (so another school's key gets 200).
+OWN_SCHOOL_LISTS = {("GET", "/api/v1/schools"), ("GET", "/api/v1/events")}
 OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
 
@@ -201,6 +208,11 @@ async def _world(api: Api) -> World:
         credit_note=credit_note,
         receipt=receipt,
         payout=payout,
+        event=next(
+            e
+            for e in (await api.get("/api/v1/events?type=student.created&limit=200")).json()["data"]
+            if e["data"]["object"]["id"] == student["id"]
+        ),
         key_id=own["id"],
         own_key=own["key"],
         other_key=await api.school_key(other["id"]),
@@ -244,8 +256,8 @@ async def test_each_credential_gets_what_it_may(matrix_api: Api, route: tuple[st
     other_status = await _call(api, world, route, world.other_key)
     if who == OPERATOR_ONLY:
         assert other_status == 403
-    elif route == ("GET", "/api/v1/schools"):
-        assert other_status == 200  # lists its own school only (checked below)
+    elif route in OWN_SCHOOL_LISTS:
+        assert other_status == 200  # lists its own school's only (checked below and elsewhere)
     else:
         assert other_status == 404  # exactly as if the resource did not exist
 

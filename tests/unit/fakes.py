@@ -18,6 +18,7 @@ from uuid import UUID
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
 from school_payments.application.errors import DatabaseUnavailableError, IdempotencyClaimLostError
+from school_payments.application.events import EventType
 from school_payments.application.ports.cache import (
     CachedStatement,
     CacheHealth,
@@ -57,6 +58,7 @@ class State:
     credit_entries: dict[UUID, CreditEntry] = field(default_factory=dict)
     payouts: dict[UUID, CreditPayout] = field(default_factory=dict)
     credit_balances: dict[tuple[UUID, str], int] = field(default_factory=dict)
+    events: list[tuple[EventType, UUID, object]] = field(default_factory=list)
 
 
 class FakeDatabase:
@@ -153,6 +155,10 @@ class FakeUnitOfWork:
     @property
     def idempotency(self) -> FakeIdempotencyRecorder:
         return FakeIdempotencyRecorder(self, self._db.lost_claims)
+
+    @property
+    def events(self) -> FakeEventRecorder:
+        return FakeEventRecorder(self)
 
 
 # -- repositories ----------------------------------------------------------------------------
@@ -327,6 +333,16 @@ class FakeIdempotencyRecorder:
         if claim.token in self._lost:
             raise IdempotencyClaimLostError()
         self._uow.staged.outcomes[(claim.scope, claim.key)] = outcome
+
+
+class FakeEventRecorder:
+    """Stages events with the work: a rolled-back unit of work leaves none."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def record(self, event_type: EventType, school_id: UUID, subject: object) -> None:
+        self._uow.staged.events.append((event_type, school_id, copy.deepcopy(subject)))
 
 
 # -- the statement cache ---------------------------------------------------------------------

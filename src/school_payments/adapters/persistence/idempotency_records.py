@@ -15,8 +15,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from school_payments.adapters.persistence.database import Database, SqlConnection
-from school_payments.adapters.persistence.outcome_codec import decode_outcome, encode_outcome
 from school_payments.adapters.persistence.tables import idempotency_keys as keys
+from school_payments.adapters.persistence.value_codec import decode_outcome, encode_outcome
 from school_payments.application.errors import IdempotencyClaimLostError
 from school_payments.application.ports.clock import Clock
 from school_payments.application.ports.idempotency_store import (

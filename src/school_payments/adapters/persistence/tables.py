@@ -381,3 +381,20 @@ credit_balances = Table(
     CheckConstraint("balance >= 0", name="never_negative"),
     Index(None, "school_id", "currency"),
 )
+
+
+# -- events (migration 0005): the transactional outbox ------------------------------------------
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    # No foreign key: an event outlives what it tells of (a student deleted, a school deleted).
+    Column("school_id", Uuid, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("request_id", String(128)),
+    Column("subject", LargeBinary, nullable=False),
+    Index(None, "school_id", "id"),
+    Index(None, "created_at"),
+)

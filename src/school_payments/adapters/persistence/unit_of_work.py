@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from school_payments.adapters.persistence.database import Database, SqlConnection, is_unavailable
+from school_payments.adapters.persistence.events import SqlEventRecorder
 from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyRecorder
 from school_payments.adapters.persistence.repositories import (
     SqlApiKeyRepository,
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
         self.credit = SqlCreditRepository(sql)
         self.api_keys = SqlApiKeyRepository(sql, self._scope)
         self.idempotency = SqlIdempotencyRecorder(sql, self._clock)
+        self.events = SqlEventRecorder(sql, self._clock)
         return self
 
     async def commit(self) -> None:

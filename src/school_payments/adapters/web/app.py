@@ -22,6 +22,7 @@ from school_payments.adapters.web.middleware import (
 from school_payments.adapters.web.routers import (
     api_keys,
     credit,
+    events,
     invoices,
     operations,
     payments,
@@ -107,6 +108,7 @@ def create_api(
         credit,
         statements,
         api_keys,
+        events,
         operations,
     ):
         app.include_router(module.router)

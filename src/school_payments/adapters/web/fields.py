@@ -63,7 +63,8 @@ def _iso_date(value: Any) -> date:
         raise ValueError("is not a calendar date") from None
 
 
-def _timestamp(value: Any) -> datetime:
+def parse_timestamp(value: Any) -> datetime:
+    """An RFC 3339 timestamp, as UTC (no offset means UTC); ValueError says what is wrong."""
     if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         raise ValueError("must be an RFC 3339 timestamp string, e.g. 2026-11-24T10:00:00Z")
     try:
@@ -97,5 +98,7 @@ IsoDate = Annotated[
     date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
 ]
 Timestamp = Annotated[
-    datetime, BeforeValidator(_timestamp), WithJsonSchema({"type": "string", "format": "date-time"})
+    datetime,
+    BeforeValidator(parse_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
 ]

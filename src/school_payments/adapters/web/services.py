@@ -33,6 +33,7 @@ from school_payments.application.commands.students import (
 from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.readers import DatabaseProbe
+from school_payments.application.queries.events import EventQueries
 from school_payments.application.queries.resources import (
     ApiKeyQueries,
     CreditNoteQueries,
@@ -77,6 +78,7 @@ class QueryHandlers:
     credit: CreditQueries
     api_keys: ApiKeyQueries
     statements: StatementQueries
+    events: EventQueries
 
 
 @dataclass(frozen=True, slots=True)

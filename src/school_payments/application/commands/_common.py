@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
 from school_payments.application.errors import DatabaseUnavailableError
+from school_payments.application.events import EventType
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
 from school_payments.application.ports.idempotency_store import Created, IdempotencyClaim
 from school_payments.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from school_payments.application.read_models import InvoiceView
+from school_payments.domain.entities import Invoice, InvoiceStatus
 from school_payments.domain.money import Money
 
 
@@ -59,3 +63,23 @@ class WriteHandler:
             await self._cache.invalidate(schools=schools, students=students)
             raise
         await self._cache.invalidate(schools=schools, students=students)
+
+
+async def record_invoice_event(
+    uow: UnitOfWork, event_type: EventType, invoice: Invoice, now: datetime
+) -> None:
+    """Records an event about an invoice as it reads today in its school (OVERDUE included)."""
+    school = await uow.schools.get(invoice.school_id)
+    await uow.events.record(event_type, invoice.school_id, InvoiceView(invoice, school.today(now)))
+
+
+async def record_status_change(
+    uow: UnitOfWork, invoice: Invoice, before: InvoiceStatus, now: datetime
+) -> None:
+    """`invoice.updated` when a correction moved the stored status, and `invoice.paid` when it
+    became PAID."""
+    if invoice.status is before:
+        return
+    await record_invoice_event(uow, EventType.INVOICE_UPDATED, invoice, now)
+    if invoice.status is InvoiceStatus.PAID:
+        await record_invoice_event(uow, EventType.INVOICE_PAID, invoice, now)

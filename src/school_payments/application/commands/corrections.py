@@ -13,7 +13,12 @@ from datetime import datetime
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import WriteHandler, money_log
+from school_payments.application.commands._common import (
+    WriteHandler,
+    money_log,
+    record_status_change,
+)
+from school_payments.application.events import EventType
 from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.domain.calendar import ensure_not_in_future
 from school_payments.domain.credit import CreditEntry, CreditKind
@@ -55,6 +60,7 @@ class RefundPaymentHandler(WriteHandler):
             invoice = await uow.invoices.get(found.invoice_id, for_update=True)
             # Read again under the invoice's lock: a concurrent refund may have just committed.
             payment = await uow.invoices.payment(command.payment_id)
+            before = invoice.status
             refund, refunded = invoice.refund(
                 payment,
                 refund_id=new_id(),
@@ -84,6 +90,8 @@ class RefundPaymentHandler(WriteHandler):
                         refund_id=refund.id,
                     )
                 )
+            await uow.events.record(EventType.REFUND_CREATED, refund.school_id, refund)
+            await record_status_change(uow, invoice, before, now)
             await self._commit(
                 uow, refund, claim, schools=[invoice.school_id], students=[invoice.student_id]
             )
@@ -110,6 +118,7 @@ class IssueCreditNoteHandler(WriteHandler):
         issued_at = ensure_not_in_future(command.issued_at or now, now, "issued_at")
         async with self._uow(caller.scope) as uow:
             invoice = await uow.invoices.get(command.invoice_id, for_update=True)
+            before = invoice.status
             note = invoice.issue_credit_note(
                 credit_note_id=new_id(),
                 amount=Money.charge(command.amount, invoice.currency),
@@ -118,6 +127,8 @@ class IssueCreditNoteHandler(WriteHandler):
                 now=now,
             )
             await uow.invoices.add_credit_note(invoice, note)
+            await uow.events.record(EventType.CREDIT_NOTE_ISSUED, note.school_id, note)
+            await record_status_change(uow, invoice, before, now)
             await self._commit(
                 uow, note, claim, schools=[invoice.school_id], students=[invoice.student_id]
             )

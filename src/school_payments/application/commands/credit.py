@@ -12,12 +12,17 @@ from datetime import datetime
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import WriteHandler, money_log
+from school_payments.application.commands._common import (
+    WriteHandler,
+    money_log,
+    record_invoice_event,
+)
+from school_payments.application.events import EventType
 from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.domain.calendar import ensure_not_in_future
 from school_payments.domain.credit import CreditEntry, CreditKind, CreditPayout, Receipt, allocate
 from school_payments.domain.currency import Currency
-from school_payments.domain.entities import PaymentMethod
+from school_payments.domain.entities import InvoiceStatus, PaymentMethod
 from school_payments.domain.errors import InvalidValueError
 from school_payments.domain.ids import new_id
 from school_payments.domain.money import Money
@@ -92,6 +97,9 @@ class RecordStudentPaymentHandler(WriteHandler):
                 )
                 await uow.invoices.add_payment(invoice, payment)
                 payments.append(payment)
+                await uow.events.record(EventType.PAYMENT_RECORDED, payment.school_id, payment)
+                if invoice.status is InvoiceStatus.PAID:
+                    await record_invoice_event(uow, EventType.INVOICE_PAID, invoice, now)
             if left.amount:
                 account = await uow.credit.account(student, amount.currency)
                 account.add(left)
@@ -109,6 +117,7 @@ class RecordStudentPaymentHandler(WriteHandler):
                     )
                 )
             receipt = receipt.with_payments(tuple(payments))
+            await uow.events.record(EventType.RECEIPT_CREATED, receipt.school_id, receipt)
             await self._commit(
                 uow, receipt, claim, schools=[student.school_id], students=[student.id]
             )
@@ -160,6 +169,7 @@ class PayOutCreditHandler(WriteHandler):
                     payout_id=payout.id,
                 )
             )
+            await uow.events.record(EventType.CREDIT_PAID_OUT, payout.school_id, payout)
             await self._commit(
                 uow, payout, claim, schools=[student.school_id], students=[student.id]
             )

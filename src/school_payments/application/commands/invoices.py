@@ -9,6 +9,7 @@ from uuid import UUID
 from school_payments.application.caller import Caller
 from school_payments.application.commands._common import WriteHandler
 from school_payments.application.commands.unset import UNSET, Unset
+from school_payments.application.events import EventType
 from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.application.ports.unit_of_work import UnitOfWork
 from school_payments.application.read_models import InvoiceView
@@ -74,6 +75,7 @@ class IssueInvoiceHandler(WriteHandler):
             invoice.payments = ()
             await uow.invoices.add(invoice)
             view = InvoiceView(invoice, school.today(now))
+            await uow.events.record(EventType.INVOICE_CREATED, invoice.school_id, view)
             await self._commit(
                 uow, view, claim, schools=[invoice.school_id], students=[invoice.student_id]
             )
@@ -99,6 +101,7 @@ class ReviseInvoiceHandler(WriteHandler):
                 now=now,
             )
             await uow.invoices.update(view.invoice)
+            await uow.events.record(EventType.INVOICE_UPDATED, view.invoice.school_id, view)
             await self._commit(
                 uow, view, schools=[view.invoice.school_id], students=[view.invoice.student_id]
             )
@@ -114,6 +117,7 @@ class CancelInvoiceHandler(WriteHandler):
             view = await _locked_with_day(uow, command.invoice_id, now)
             if view.invoice.cancel(now):
                 await uow.invoices.update(view.invoice)
+                await uow.events.record(EventType.INVOICE_CANCELLED, view.invoice.school_id, view)
                 await self._commit(
                     uow, view, schools=[view.invoice.school_id], students=[view.invoice.student_id]
                 )

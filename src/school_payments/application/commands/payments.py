@@ -8,12 +8,17 @@ from datetime import datetime
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.commands._common import WriteHandler, money_log
+from school_payments.application.commands._common import (
+    WriteHandler,
+    money_log,
+    record_invoice_event,
+)
+from school_payments.application.events import EventType
 from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.domain.calendar import ensure_not_in_future
 from school_payments.domain.credit import CreditEntry, CreditKind
 from school_payments.domain.currency import Currency
-from school_payments.domain.entities import Payment, PaymentMethod
+from school_payments.domain.entities import InvoiceStatus, Payment, PaymentMethod
 from school_payments.domain.errors import InvalidValueError
 from school_payments.domain.ids import new_id
 from school_payments.domain.money import Money
@@ -80,6 +85,9 @@ class RecordPaymentHandler(WriteHandler):
                         payment_id=payment.id,
                     )
                 )
+            await uow.events.record(EventType.PAYMENT_RECORDED, payment.school_id, payment)
+            if invoice.status is InvoiceStatus.PAID:
+                await record_invoice_event(uow, EventType.INVOICE_PAID, invoice, now)
             await self._commit(
                 uow, payment, claim, schools=[invoice.school_id], students=[invoice.student_id]
             )

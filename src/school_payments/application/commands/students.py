@@ -9,6 +9,7 @@ from uuid import UUID
 from school_payments.application.caller import Caller
 from school_payments.application.commands._common import WriteHandler
 from school_payments.application.commands.unset import UNSET, Unset
+from school_payments.application.events import EventType
 from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.domain.entities import Student, StudentStatus
 from school_payments.domain.ids import new_id
@@ -63,6 +64,7 @@ class EnrollStudentHandler(WriteHandler):
             # Locked so that a concurrent deletion of the school cannot miss this student.
             await uow.schools.get(command.school_id, for_update=True)
             await uow.students.add(student)
+            await uow.events.record(EventType.STUDENT_CREATED, student.school_id, student)
             await self._commit(uow, student, claim, schools=[student.school_id])
         return student
 
@@ -96,9 +98,12 @@ class RemoveStudentHandler(WriteHandler):
             if await uow.students.has_billing_history(student.id):
                 student.archive(self._clock.now())
                 await uow.students.update(student)
+                await uow.events.record(EventType.STUDENT_ARCHIVED, student.school_id, student)
                 outcome = Removal.ARCHIVED
             else:
                 await uow.students.delete(student.id)
+                # The student as it was last shown: the event outlives it.
+                await uow.events.record(EventType.STUDENT_DELETED, student.school_id, student)
                 outcome = Removal.DELETED
             await self._commit(uow, outcome, schools=[student.school_id], students=[student.id])
         return outcome

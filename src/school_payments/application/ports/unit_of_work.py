@@ -4,6 +4,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from school_payments.application.caller import Scope
+from school_payments.application.ports.events import EventRecorder
 from school_payments.application.ports.idempotency_store import IdempotencyRecorder
 from school_payments.application.ports.repositories import (
     ApiKeyRepository,
@@ -34,6 +35,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRecorder: ...
+
+    @property
+    def events(self) -> EventRecorder: ...
 
     async def commit(self) -> None: ...
 

@@ -1,7 +1,9 @@
-"""The outcomes of idempotent commands as JSON, so that a retry gets back the very same result.
+"""Values the application keeps for later, as JSON: idempotency outcomes and event subjects.
 
-An outcome holds the command's result (domain objects and read models: dataclasses of ids,
-times, money and enums) or its refusal (a domain error). Each value is written with a tag naming
+An idempotency outcome holds the command's result (domain objects and read models: dataclasses
+of ids, times, money and enums) or its refusal (a domain error), so that a retry gets back the
+very same result; an event holds the resource as it stood when it changed, rendered later by the
+representation models exactly as the API showed it. Each value is written with a tag naming
 its type, and only types of the domain and the application's results are read back: a record is
 data, never code to run.
 """
@@ -98,6 +100,16 @@ def _decode(value: Any) -> Any:
         return value
     tag = next(key for key in value if key.startswith("$"))
     return _DECODERS[tag](value)
+
+
+def encode_value(value: object) -> bytes:
+    """A domain object or read model (or a structure of them) as tagged JSON."""
+    return orjson.dumps(_encode(value))
+
+
+def decode_value(data: bytes) -> object:
+    """The value `encode_value` wrote; only domain and application types are rebuilt."""
+    return _decode(orjson.loads(data))
 
 
 def encode_outcome(outcome: idempotency_store.Outcome[object]) -> bytes:

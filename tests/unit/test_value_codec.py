@@ -7,7 +7,7 @@ from datetime import date
 import orjson
 import pytest
 
-from school_payments.adapters.persistence.outcome_codec import decode_outcome, encode_outcome
+from school_payments.adapters.persistence.value_codec import decode_outcome, encode_outcome
 from school_payments.application.ports.idempotency_store import Created, Refused
 from school_payments.application.read_models import InvoiceView
 from school_payments.domain.errors import PaymentExceedsRemainingError
