@@ -1,8 +1,9 @@
-"""The `school-payments` command: migrate, serve, seed, reconcile."""
+"""The `school-payments` command: migrate, serve, worker, seed, reconcile."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
     commands.add_parser(
+        "worker",
+        help="deliver webhooks and emit the time-based events (run as many as you like)",
+    )
+
+    commands.add_parser(
         "reconcile", help="check every invariant between invoices, payments and balances"
     )
     return parser
@@ -61,14 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from school_payments.adapters.observability.logging import configure_logging
 
         configure_logging(settings.log_level, secrets=[settings.admin_api_key or ""])
-        if args.command == "migrate":
-            return _migrate(settings)
         if args.command == "serve":
             return _serve(settings, args)
         if args.command == "seed":
             return _seed(settings, args)
-        if args.command == "reconcile":
-            return _reconcile(settings)
+        run = {"migrate": _migrate, "reconcile": _reconcile, "worker": _worker}[args.command]
+        return run(settings)
     except ConfigurationError as error:
         print(f"school-payments: {error}", file=sys.stderr)
         return 2
@@ -134,6 +138,14 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
         random_seed=args.seed,
         progress=not args.no_progress,
     )
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    from school_payments import main as composition
+
+    with contextlib.suppress(KeyboardInterrupt):
+        composition.run_worker(settings)
     return 0
 
 

@@ -7,9 +7,11 @@ import logging
 import os
 import random
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from tqdm import tqdm
 
@@ -24,6 +26,7 @@ from school_payments.adapters.observability.logging import configure_logging
 from school_payments.adapters.persistence.database import (
     Database,
     DatabaseSettings,
+    libpq_dsn,
     normalize_url,
     redacted,
 )
@@ -48,10 +51,19 @@ from school_payments.adapters.persistence.seed import SeedPlan, SeedReport
 from school_payments.adapters.persistence.seed import seed as seed_database
 from school_payments.adapters.persistence.statements import SqlStatementReader
 from school_payments.adapters.persistence.unit_of_work import SqlUnitOfWorkFactory
+from school_payments.adapters.persistence.webhooks import SqlDeliveryStore, SqlWebhookReader
 from school_payments.adapters.representation.statements import JsonStatementRenderer
 from school_payments.adapters.resilience.circuit_breaker import BreakerState, CircuitBreaker
 from school_payments.adapters.web.app import create_api
 from school_payments.adapters.web.services import ApiServices, CommandHandlers, QueryHandlers
+from school_payments.adapters.webhooks.sender import HttpWebhookSender
+from school_payments.adapters.webhooks.url_guard import PublicUrlGuard
+from school_payments.adapters.webhooks.worker import (
+    InProcessWorker,
+    Periodic,
+    PgQueuerWorker,
+    measure_backlog,
+)
 from school_payments.application.authentication import Authenticator
 from school_payments.application.commands.api_keys import CreateApiKeyHandler, RevokeApiKeyHandler
 from school_payments.application.commands.corrections import (
@@ -78,6 +90,12 @@ from school_payments.application.commands.students import (
     RemoveStudentHandler,
     UpdateStudentHandler,
 )
+from school_payments.application.commands.webhooks import (
+    CreateWebhookEndpointHandler,
+    DeleteWebhookEndpointHandler,
+    ResendEventHandler,
+    UpdateWebhookEndpointHandler,
+)
 from school_payments.application.errors import DatabaseUnavailableError
 from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
@@ -94,6 +112,8 @@ from school_payments.application.queries.resources import (
     StudentQueries,
 )
 from school_payments.application.queries.statements import StatementQueries
+from school_payments.application.queries.webhooks import WebhookQueries
+from school_payments.application.webhook_delivery import DeliverWebhook
 from school_payments.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -159,6 +179,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
     uow = SqlUnitOfWorkFactory(database, clock)
     schools, students = SqlSchoolReader(database), SqlStudentReader(database)
     keys = SqlApiKeyReader(database)
+    guard = PublicUrlGuard(allow_private=settings.webhook_allow_private_urls)
     authenticator = None
     if not settings.auth_disabled:
         settings.require_authentication_setup()
@@ -184,6 +205,10 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             pay_out_credit=PayOutCreditHandler(uow, cache, clock),
             create_api_key=CreateApiKeyHandler(uow, clock),
             revoke_api_key=RevokeApiKeyHandler(uow, clock),
+            create_webhook_endpoint=CreateWebhookEndpointHandler(uow, guard, clock),
+            update_webhook_endpoint=UpdateWebhookEndpointHandler(uow, guard, clock),
+            delete_webhook_endpoint=DeleteWebhookEndpointHandler(uow, guard, clock),
+            resend_event=ResendEventHandler(uow, guard, clock),
         ),
         queries=QueryHandlers(
             schools=SchoolQueries(schools),
@@ -198,6 +223,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
                 SqlStatementReader(database), cache, JsonStatementRenderer(), clock
             ),
             events=EventQueries(SqlEventReader(database)),
+            webhooks=WebhookQueries(SqlWebhookReader(database)),
         ),
         idempotency=IdempotencyGuard(SqlIdempotencyStore(database, clock), clock),
         authenticator=authenticator,
@@ -205,6 +231,84 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         cache=cache,
     )
     return Assembly(services, database, cache)
+
+
+def _warn_if_private_urls_allowed(settings: Settings) -> None:
+    if settings.webhook_allow_private_urls:
+        log.warning(
+            "WEBHOOK_ALLOW_PRIVATE_URLS is set: webhooks may reach http:// and private or"
+            " loopback addresses (development and tests only)"
+        )
+
+
+@dataclass(frozen=True)
+class WebhookWorkerParts:
+    """What a worker runs: the delivery use case and its store, and the periodic work."""
+
+    deliver: DeliverWebhook
+    store: SqlDeliveryStore
+    periodic: list[tuple[float, Periodic, str]]
+    client: httpx.AsyncClient
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def webhook_worker_parts(
+    settings: Settings, database: Database, clock: Clock
+) -> WebhookWorkerParts:
+    guard = PublicUrlGuard(allow_private=settings.webhook_allow_private_urls)
+    client = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        headers={"accept": "*/*"},
+    )
+    store = SqlDeliveryStore(database)
+    deliver = DeliverWebhook(
+        store,
+        HttpWebhookSender(client, guard, timeout_seconds=settings.webhook_timeout_seconds),
+        clock,
+        observe=lambda outcome: metrics.webhook_attempted(outcome.value),
+    )
+
+    async def backlog() -> None:
+        await measure_backlog(store, clock)
+
+    periodic: list[tuple[float, Periodic, str]] = [(15.0, backlog, "backlog metric")]
+    return WebhookWorkerParts(deliver, store, periodic, client)
+
+
+def is_embedded(database: Database) -> bool:
+    return database.url.startswith("sqlite")
+
+
+def run_worker(settings: Settings, clock: Clock | None = None) -> None:
+    """`school-payments worker`: pgqueuer jobs on PostgreSQL; on SQLite, the polling worker."""
+    clock = clock or SystemClock()
+    _warn_if_private_urls_allowed(settings)
+
+    async def run() -> None:
+        database = database_for(settings)
+        parts = webhook_worker_parts(settings, database, clock)
+        log.info("worker started", extra={"database": redacted(database.url)})
+        try:
+            if is_embedded(database):
+                await InProcessWorker(
+                    parts.deliver, parts.store, clock, periodic=parts.periodic
+                ).run()
+            else:
+                assert settings.database_url is not None
+                await PgQueuerWorker(
+                    libpq_dsn(settings.database_url),
+                    parts.deliver,
+                    parts.store,
+                    clock,
+                    periodic=parts.periodic,
+                ).run()
+        finally:
+            await parts.close()
+            await database.dispose()
+
+    asyncio.run(run())
 
 
 IDEMPOTENCY_PURGE_SECONDS = 15 * 60
@@ -231,6 +335,8 @@ def build_app(
     assembly = assemble(settings, clock)
 
     async def close() -> None:
+        for parts in worker_parts:
+            await parts.close()
         await assembly.close()
         metrics.worker_exited(os.getpid())
         if on_close is not None:
@@ -238,6 +344,22 @@ def build_app(
 
     if settings.auth_disabled:
         log.warning("authentication is switched off: every request acts as the operator")
+    _warn_if_private_urls_allowed(settings)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = [
+        lambda: _purge_idempotency_keys(assembly.services.idempotency)
+    ]
+    embedded_worker = settings.embedded_worker
+    if embedded_worker is None:
+        embedded_worker = is_embedded(assembly.database)
+    worker_parts: list[WebhookWorkerParts] = []
+    if embedded_worker:
+        # The embedded default has no worker service: `serve` delivers webhooks itself.
+        parts = webhook_worker_parts(settings, assembly.database, clock or SystemClock())
+        worker_parts.append(parts)
+        in_process = InProcessWorker(
+            parts.deliver, parts.store, clock or SystemClock(), periodic=parts.periodic
+        )
+        background.append(in_process.run)
     log.info(
         "service configured",
         extra={
@@ -246,11 +368,10 @@ def build_app(
             "workers": settings.workers,
         },
     )
-    guard = assembly.services.idempotency
     return create_api(
         assembly.services,
         on_shutdown=close,
-        background=[lambda: _purge_idempotency_keys(guard)],
+        background=background,
         metrics_enabled=settings.metrics_enabled,
     )
 

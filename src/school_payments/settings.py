@@ -60,6 +60,11 @@ class Settings:
     database_statement_timeout_ms: int = 5_000
     api_key_cache_seconds: float = 5.0
     metrics_enabled: bool = True
+    webhook_allow_private_urls: bool = False
+    webhook_timeout_seconds: float = 10.0
+    """How long a receiver has to answer (the contract's 10 s; tests shorten it)."""
+    embedded_worker: bool | None = None
+    """Run the webhook worker inside `serve` (None: only on the embedded default, SQLite)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -87,6 +92,7 @@ class Settings:
             api_key_cache_seconds=_float(env, "API_KEY_CACHE_SECONDS", 5.0),
             metrics_enabled=env.get("METRICS_ENABLED", "true").strip().lower()
             not in {"0", "false", "no", "off"},
+            webhook_allow_private_urls=_bool(env, "WEBHOOK_ALLOW_PRIVATE_URLS"),
         )
 
     def require_authentication_setup(self) -> None:

@@ -16,8 +16,15 @@ from school_payments.adapters.persistence.migrations import downgrade, upgrade
 from school_payments.adapters.persistence.tables import metadata
 
 
+def _ours(name: str | None, type_: str, _parents: object) -> bool:
+    """The job engine's own tables (pgqueuer, on PostgreSQL) are its business, not ours."""
+    return not (type_ == "table" and (name or "").startswith("pgqueuer"))
+
+
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": _ours}
+    )
     return list(compare_metadata(context, metadata))
 
 

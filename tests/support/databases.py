@@ -16,7 +16,8 @@ from tests.support.tiers import require
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = (
-    "events, idempotency_keys, api_keys, credit_entries, credit_balances, credit_payouts, refunds,"
+    "invoice_reminders, webhook_attempts, webhook_deliveries, webhook_endpoints, events, pgqueuer,"
+    " idempotency_keys, api_keys, credit_entries, credit_balances, credit_payouts, refunds,"
     " credit_notes, payments, receipts, student_balances, invoices, students, schools"
 )
 

@@ -40,6 +40,7 @@ from school_payments.domain.entities import (
 )
 from school_payments.domain.errors import DuplicateExternalIdError, NotFoundError
 from school_payments.domain.money import Money
+from school_payments.domain.webhooks import WebhookEndpoint
 
 # -- the database ----------------------------------------------------------------------------
 
@@ -59,6 +60,7 @@ class State:
     payouts: dict[UUID, CreditPayout] = field(default_factory=dict)
     credit_balances: dict[tuple[UUID, str], int] = field(default_factory=dict)
     events: list[tuple[EventType, UUID, object]] = field(default_factory=list)
+    webhooks: dict[UUID, WebhookEndpoint] = field(default_factory=dict)
 
 
 class FakeDatabase:
@@ -159,6 +161,10 @@ class FakeUnitOfWork:
     @property
     def events(self) -> FakeEventRecorder:
         return FakeEventRecorder(self)
+
+    @property
+    def webhooks(self) -> FakeWebhookEndpointRepository:
+        return FakeWebhookEndpointRepository(self, self._scope)
 
 
 # -- repositories ----------------------------------------------------------------------------
@@ -343,6 +349,26 @@ class FakeEventRecorder:
 
     async def record(self, event_type: EventType, school_id: UUID, subject: object) -> None:
         self._uow.staged.events.append((event_type, school_id, copy.deepcopy(subject)))
+
+    async def redeliver(self, event_id: UUID) -> int:
+        raise NotFoundError("event", event_id)  # the fakes keep no deliveries
+
+
+class FakeWebhookEndpointRepository(_Repository):
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        self.state.webhooks[endpoint.id] = copy.deepcopy(endpoint)
+
+    async def get(self, endpoint_id: UUID, *, for_update: bool = False) -> WebhookEndpoint:
+        found = self.state.webhooks.get(endpoint_id)
+        if found is None or not self.scope.allows(found.school_id):
+            raise NotFoundError("webhook endpoint", endpoint_id)
+        return copy.deepcopy(found)
+
+    async def update(self, endpoint: WebhookEndpoint) -> None:
+        self.state.webhooks[endpoint.id] = copy.deepcopy(endpoint)
+
+    async def delete(self, endpoint_id: UUID) -> None:
+        del self.state.webhooks[endpoint_id]
 
 
 # -- the statement cache ---------------------------------------------------------------------

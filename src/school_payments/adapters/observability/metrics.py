@@ -36,6 +36,16 @@ BREAKER_STATE = Gauge(
     multiprocess_mode="liveall",
 )
 PAYMENTS = Counter("payments_recorded_total", "Payments recorded", ["currency"])
+WEBHOOK_ATTEMPTS = Counter(
+    "webhook_delivery_attempts_total",
+    "Webhook delivery attempts by outcome (delivered, retrying, failed)",
+    ["outcome"],
+)
+WEBHOOK_OLDEST_UNDELIVERED = Gauge(
+    "webhook_oldest_undelivered_event_age_seconds",
+    "Age of the oldest event still waiting to be delivered to some endpoint (0: none)",
+    multiprocess_mode="max",
+)
 
 _request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -58,6 +68,14 @@ _BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerSta
 
 def breaker_changed(_old: BreakerState, new: BreakerState) -> None:
     BREAKER_STATE.labels("redis").set(_BREAKER_VALUES[new])
+
+
+def webhook_attempted(outcome: str) -> None:
+    WEBHOOK_ATTEMPTS.labels(outcome).inc()
+
+
+def oldest_undelivered(seconds: float) -> None:
+    WEBHOOK_OLDEST_UNDELIVERED.set(seconds)
 
 
 def worker_exited(pid: int) -> None:

@@ -98,7 +98,9 @@ class SqlConnection:
         self.dialect = connection.dialect.name
 
     async def execute(
-        self, statement: Executable, parameters: dict[str, Any] | None = None
+        self,
+        statement: Executable,
+        parameters: dict[str, Any] | list[dict[str, Any]] | None = None,
     ) -> CursorResult[Any]:
         try:
             return await self.connection.execute(statement, parameters)
@@ -247,3 +249,12 @@ def configure_sqlite(engine: AsyncEngine, *, begin: str = "BEGIN") -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql(begin)
+
+
+def libpq_dsn(url: str) -> str:
+    """The URL as a plain `postgresql://` DSN (what asyncpg and the job engine connect with)."""
+    return (
+        make_url(normalize_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )

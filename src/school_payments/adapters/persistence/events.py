@@ -6,6 +6,7 @@ idempotency outcomes, and rendered by the representation models when it is serve
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from sqlalchemy import insert, select
 
 from school_payments.adapters.observability.context import request_id
 from school_payments.adapters.persistence.database import Database, SqlConnection
+from school_payments.adapters.persistence.jobs import enqueue_deliveries, fan_out
 from school_payments.adapters.persistence.mapping import page_of, page_query, row_in_scope, scoped
 from school_payments.adapters.persistence.tables import events
 from school_payments.adapters.persistence.value_codec import decode_value, encode_value
@@ -36,10 +38,11 @@ def event_from(row: Any) -> Event:
 
 class SqlEventRecorder:
     """Inserts events in the unit of work's transaction, with the id of the request that caused
-    them."""
+    them, and queues their webhook deliveries in the same transaction."""
 
-    def __init__(self, sql: SqlConnection, clock: Clock) -> None:
+    def __init__(self, sql: SqlConnection, scope: Scope, clock: Clock) -> None:
         self._sql = sql
+        self._scope = scope
         self._clock = clock
 
     async def record(self, event_type: EventType, school_id: UUID, subject: object) -> None:
@@ -62,6 +65,18 @@ class SqlEventRecorder:
                 subject=encode_value(subject),
             )
         )
+        await self._queue(event.id, school_id, event_type, event.created_at)
+
+    async def _queue(
+        self, event_id: UUID, school_id: UUID, event_type: EventType, now: datetime
+    ) -> int:
+        delivery_ids = await fan_out(self._sql, event_id, school_id, event_type.value, now)
+        await enqueue_deliveries(self._sql, delivery_ids)
+        return len(delivery_ids)
+
+    async def redeliver(self, event_id: UUID) -> int:
+        row = await row_in_scope(self._sql, events, self._scope, event_id, "event")
+        return await self._queue(row.id, row.school_id, EventType(row.type), self._clock.now())
 
 
 class SqlEventReader:

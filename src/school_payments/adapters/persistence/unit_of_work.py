@@ -16,6 +16,7 @@ from school_payments.adapters.persistence.repositories import (
     SqlSchoolRepository,
     SqlStudentRepository,
 )
+from school_payments.adapters.persistence.webhooks import SqlWebhookEndpointRepository
 from school_payments.application.caller import Scope
 from school_payments.application.errors import DatabaseUnavailableError
 from school_payments.application.ports.clock import Clock
@@ -38,7 +39,8 @@ class SqlUnitOfWork:
         self.credit = SqlCreditRepository(sql)
         self.api_keys = SqlApiKeyRepository(sql, self._scope)
         self.idempotency = SqlIdempotencyRecorder(sql, self._clock)
-        self.events = SqlEventRecorder(sql, self._clock)
+        self.events = SqlEventRecorder(sql, self._scope, self._clock)
+        self.webhooks = SqlWebhookEndpointRepository(sql, self._scope)
         return self
 
     async def commit(self) -> None:

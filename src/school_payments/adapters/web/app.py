@@ -30,6 +30,7 @@ from school_payments.adapters.web.routers import (
     schools,
     statements,
     students,
+    webhooks,
 )
 from school_payments.adapters.web.routers._docs import drop_framework_validation_errors
 from school_payments.adapters.web.services import ApiServices
@@ -109,6 +110,7 @@ def create_api(
         statements,
         api_keys,
         events,
+        webhooks,
         operations,
     ):
         app.include_router(module.router)

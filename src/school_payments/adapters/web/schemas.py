@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from school_payments.adapters.web.fields import (
     Amount,
@@ -14,6 +14,7 @@ from school_payments.adapters.web.fields import (
     Timestamp,
     Timezone,
 )
+from school_payments.application.events import EventType
 from school_payments.application.ports.cache import BreakerState, CacheState
 from school_payments.domain.entities import PaymentMethod
 
@@ -103,6 +104,26 @@ class PayoutCreate(RequestBody):
     currency: CurrencyCode
     reason: Text(500) | None = None  # type: ignore[valid-type]
     reference: Text(255) | None = None  # type: ignore[valid-type]
+
+
+WebhookEventType = EventType | Literal["*"]
+
+
+class WebhookEndpointCreate(RequestBody):
+    url: Text(2048)  # type: ignore[valid-type]
+    event_types: list[WebhookEventType] = Field(min_length=1, max_length=20)
+    description: Text(500) | None = None  # type: ignore[valid-type]
+
+
+class WebhookEndpointPatch(PatchBody):
+    url: Text(2048) = Field(default=None)  # type: ignore[valid-type]
+    event_types: list[WebhookEventType] = Field(
+        default=None,  # type: ignore[arg-type]  # absent ≠ null
+        min_length=1,
+        max_length=20,
+    )
+    description: Text(500) | None = None  # type: ignore[valid-type]
+    enabled: StrictBool = Field(default=None)  # type: ignore[assignment]  # absent ≠ null
 
 
 # -- responses of the web adapter's own (resources and statements: adapters/representation)

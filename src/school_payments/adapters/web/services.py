@@ -30,6 +30,12 @@ from school_payments.application.commands.students import (
     RemoveStudentHandler,
     UpdateStudentHandler,
 )
+from school_payments.application.commands.webhooks import (
+    CreateWebhookEndpointHandler,
+    DeleteWebhookEndpointHandler,
+    ResendEventHandler,
+    UpdateWebhookEndpointHandler,
+)
 from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.readers import DatabaseProbe
@@ -45,6 +51,7 @@ from school_payments.application.queries.resources import (
     StudentQueries,
 )
 from school_payments.application.queries.statements import StatementQueries
+from school_payments.application.queries.webhooks import WebhookQueries
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,10 @@ class CommandHandlers:
     pay_out_credit: PayOutCreditHandler
     create_api_key: CreateApiKeyHandler
     revoke_api_key: RevokeApiKeyHandler
+    create_webhook_endpoint: CreateWebhookEndpointHandler
+    update_webhook_endpoint: UpdateWebhookEndpointHandler
+    delete_webhook_endpoint: DeleteWebhookEndpointHandler
+    resend_event: ResendEventHandler
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +90,7 @@ class QueryHandlers:
     api_keys: ApiKeyQueries
     statements: StatementQueries
     events: EventQueries
+    webhooks: WebhookQueries
 
 
 @dataclass(frozen=True, slots=True)

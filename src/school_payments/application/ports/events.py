@@ -16,6 +16,11 @@ class EventRecorder(Protocol):
 
     async def record(self, event_type: EventType, school_id: UUID, subject: object) -> None: ...
 
+    async def redeliver(self, event_id: UUID) -> int:
+        """Queues a visible event again for its school's enabled endpoints that take its type;
+        returns how many (NotFoundError for an event the scope may not see)."""
+        ...
+
 
 class EventReader(Protocol):
     """Events as the scope sees them, oldest first (ids are time-ordered)."""

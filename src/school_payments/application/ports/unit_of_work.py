@@ -13,6 +13,7 @@ from school_payments.application.ports.repositories import (
     SchoolRepository,
     StudentRepository,
 )
+from school_payments.application.ports.webhooks import WebhookEndpointRepository
 
 
 class UnitOfWork(Protocol):
@@ -38,6 +39,9 @@ class UnitOfWork(Protocol):
 
     @property
     def events(self) -> EventRecorder: ...
+
+    @property
+    def webhooks(self) -> WebhookEndpointRepository: ...
 
     async def commit(self) -> None: ...
 

@@ -1,0 +1,90 @@
+"""The job engine's side of the outbox: deliveries become pgqueuer jobs in the transaction that
+queued them, so a job exists exactly when its delivery row does.
+
+pgqueuer runs on PostgreSQL only; on SQLite (one process) the in-process worker finds due
+deliveries in their table instead (see `adapters/webhooks/worker.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pgqueuer import Queries
+from sqlalchemy import insert, or_, select
+
+from school_payments.adapters.persistence.database import SqlConnection
+from school_payments.adapters.persistence.tables import webhook_deliveries, webhook_endpoints
+from school_payments.domain.ids import new_id
+from school_payments.domain.webhooks import ALL_TYPES
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+DELIVER = "deliver_webhook"
+"""The pgqueuer entrypoint that attempts one delivery; its payload is the delivery id."""
+
+
+def types_column(event_types: tuple[str, ...]) -> str:
+    """`,a,b,`: a type matches with one portable LIKE."""
+    return "," + ",".join(event_types) + ","
+
+
+def takes(event_type: str) -> Any:
+    """SQL: the endpoint takes this event type."""
+    column = webhook_endpoints.c.event_types
+    return or_(column.like(f"%,{ALL_TYPES},%"), column.like(f"%,{event_type},%"))
+
+
+async def fan_out(
+    sql: SqlConnection, event_id: UUID, school_id: UUID, event_type: str, now: datetime
+) -> list[UUID]:
+    """Queues deliveries of one event: one per enabled endpoint of its school that takes its
+    type. Returns their ids."""
+    e = webhook_endpoints
+    endpoint_ids = [
+        row.id
+        for row in await sql.rows(
+            select(e.c.id).where(
+                e.c.school_id == school_id, e.c.enabled.is_(True), takes(event_type)
+            )
+        )
+    ]
+    if not endpoint_ids:
+        return []
+    rows = [
+        {
+            "id": new_id(),
+            "school_id": school_id,
+            "endpoint_id": endpoint_id,
+            "event_id": event_id,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for endpoint_id in endpoint_ids
+    ]
+    await sql.execute(insert(webhook_deliveries), rows)
+    delivery_ids: list[UUID] = [row["id"] for row in rows]
+    return delivery_ids
+
+
+async def enqueue_deliveries(sql: SqlConnection, delivery_ids: Sequence[UUID]) -> None:
+    """Queues one job per delivery on the transaction's own connection (PostgreSQL only).
+
+    The SQLAlchemy transaction has begun (the event row was inserted on it), so pgqueuer's
+    INSERT runs inside it: commit keeps both, rollback neither. The dedupe key (the delivery id)
+    lets a sweeper re-queue a lost job without ever doubling a queued one.
+    """
+    if not delivery_ids or sql.dialect != "postgresql":
+        return
+    raw = await sql.connection.get_raw_connection()
+    queries = Queries.from_asyncpg_connection(raw.driver_connection)
+    count = len(delivery_ids)
+    await queries.enqueue(
+        [DELIVER] * count,
+        [delivery_id.bytes for delivery_id in delivery_ids],
+        [0] * count,
+        dedupe_key=[str(delivery_id) for delivery_id in delivery_ids],
+    )
