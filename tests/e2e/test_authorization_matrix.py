@@ -17,6 +17,7 @@ from tests.support.api import Api, running_api, settings_for
 from tests.support.clock import FixedClock
 
 OPERATOR_ONLY = "operator only"
+HOOK_URL = "http://127.0.0.1:9/hooks"  # private URLs are allowed here; nothing is delivered
 SCHOOL = "school"
 
 Body = Callable[["World"], dict[str, Any] | None]
@@ -40,6 +41,8 @@ class World:
     receipt: dict[str, Any]
     payout: dict[str, Any]
     event: dict[str, Any]
+    endpoint: dict[str, Any]
+    spare_endpoint: dict[str, Any]
     """One of the school's events (its student's enrolment)."""
     key_id: str
     own_key: str
@@ -58,6 +61,7 @@ class World:
             "payout_id": self.payout["id"],
             "key_id": self.key_id,
             "event_id": self.event["id"],
+            "endpoint_id": self.endpoint["id"],
         }
 
 
@@ -153,6 +157,33 @@ ROUTES: dict[tuple[str, str], tuple[str, Body, Callable[[World], dict[str, str]]
     ("DELETE", "/api/v1/api-keys/{key_id}"): (OPERATOR_ONLY, lambda w: None, lambda w: {}),
     ("GET", "/api/v1/events"): (SCHOOL, lambda w: None, lambda w: {}),
     ("GET", "/api/v1/events/{event_id}"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("POST", "/api/v1/events/{event_id}/resend"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("POST", "/api/v1/schools/{school_id}/webhook-endpoints"): (
+        SCHOOL,
+        lambda w: {"url": HOOK_URL, "event_types": ["*"]},
+        lambda w: {},
+    ),
+    ("GET", "/api/v1/schools/{school_id}/webhook-endpoints"): (
+        SCHOOL,
+        lambda w: None,
+        lambda w: {},
+    ),
+    ("GET", "/api/v1/webhook-endpoints/{endpoint_id}"): (SCHOOL, lambda w: None, lambda w: {}),
+    ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"): (
+        SCHOOL,
+        lambda w: {"description": "Renamed"},
+        lambda w: {},
+    ),
+    ("DELETE", "/api/v1/webhook-endpoints/{endpoint_id}"): (
+        SCHOOL,
+        lambda w: None,
+        lambda w: {"endpoint_id": w.spare_endpoint["id"]},
+    ),
+    ("GET", "/api/v1/webhook-endpoints/{endpoint_id}/deliveries"): (
+        SCHOOL,
+        lambda w: None,
+        lambda w: {},
+    ),
 }
 # Lists that show a school key its own school's items (so another school's key gets 200).
 OWN_SCHOOL_LISTS = {("GET", "/api/v1/schools"), ("GET", "/api/v1/events")}
@@ -162,8 +193,19 @@ OPEN_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 @pytest.fixture
 async def matrix_api(pg_url: str, clock: FixedClock) -> AsyncIterator[Api]:
     # No caching of verified keys here: a revoked key is refused at once.
-    async with running_api(settings_for(pg_url, api_key_cache_seconds=0), clock) as api:
+    settings = settings_for(pg_url, api_key_cache_seconds=0, webhook_allow_private_urls=True)
+    async with running_api(settings, clock) as api:
         yield api
+
+
+async def _endpoint(api: Api, school_id: str) -> dict[str, Any]:
+    response = await api.post(
+        f"/api/v1/schools/{school_id}/webhook-endpoints",
+        json={"url": HOOK_URL, "event_types": ["*"]},
+    )
+    assert response.status_code == 201, response.text
+    found: dict[str, Any] = response.json()
+    return found
 
 
 async def _world(api: Api) -> World:
@@ -213,6 +255,8 @@ async def _world(api: Api) -> World:
             for e in (await api.get("/api/v1/events?type=student.created&limit=200")).json()["data"]
             if e["data"]["object"]["id"] == student["id"]
         ),
+        endpoint=await _endpoint(api, school["id"]),
+        spare_endpoint=await _endpoint(api, school["id"]),
         key_id=own["id"],
         own_key=own["key"],
         other_key=await api.school_key(other["id"]),

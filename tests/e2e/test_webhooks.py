@@ -314,3 +314,28 @@ async def test_signatures_use_the_wall_clock_not_the_business_clock(hooks: Hooks
     await hooks.worker.run_once()
     stamp = int(hooks.receiver.received[0].headers["webhook-timestamp"])
     assert abs(stamp - datetime.now(UTC).timestamp()) < 60
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example.com/in",
+        "https://127.0.0.1/in",
+        "https://localhost/in",
+        "https://10.0.0.8/in",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/in",
+        "https://[::ffff:127.0.0.1]/in",
+    ],
+)
+async def test_private_loopback_and_link_local_urls_are_refused_at_creation(
+    api: Api, url: str
+) -> None:
+    school = await api.school()
+    response = await api.post(
+        f"/api/v1/schools/{school['id']}/webhook-endpoints",
+        json={"url": url, "event_types": ["*"]},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+    assert response.json()["errors"][0]["loc"][-1] == "url"
