@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -268,6 +271,7 @@ def webhook_worker_parts(
         HttpWebhookSender(client, guard, timeout_seconds=settings.webhook_timeout_seconds),
         clock,
         observe=lambda outcome: metrics.webhook_attempted(outcome.value),
+        lease=timedelta(seconds=2 * settings.webhook_timeout_seconds + 5),
     )
 
     async def backlog() -> None:
@@ -287,6 +291,10 @@ def run_worker(settings: Settings, clock: Clock | None = None) -> None:
     _warn_if_private_urls_allowed(settings)
 
     async def run() -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(stop, current.cancel)
         database = database_for(settings)
         parts = webhook_worker_parts(settings, database, clock)
         log.info("worker started", extra={"database": redacted(database.url)})
@@ -303,12 +311,15 @@ def run_worker(settings: Settings, clock: Clock | None = None) -> None:
                     parts.store,
                     clock,
                     periodic=parts.periodic,
+                    heartbeat_timeout=timedelta(seconds=settings.worker_heartbeat_seconds),
                 ).run()
         finally:
             await parts.close()
             await database.dispose()
 
-    asyncio.run(run())
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(run())
+    log.info("worker stopped")
 
 
 IDEMPOTENCY_PURGE_SECONDS = 15 * 60

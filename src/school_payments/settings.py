@@ -63,6 +63,8 @@ class Settings:
     webhook_allow_private_urls: bool = False
     webhook_timeout_seconds: float = 10.0
     """How long a receiver has to answer (the contract's 10 s; tests shorten it)."""
+    worker_heartbeat_seconds: float = 30.0
+    """A job whose worker sent no heartbeat for this long is handed to another worker."""
     embedded_worker: bool | None = None
     """Run the webhook worker inside `serve` (None: only on the embedded default, SQLite)."""
 
@@ -93,6 +95,8 @@ class Settings:
             metrics_enabled=env.get("METRICS_ENABLED", "true").strip().lower()
             not in {"0", "false", "no", "off"},
             webhook_allow_private_urls=_bool(env, "WEBHOOK_ALLOW_PRIVATE_URLS"),
+            webhook_timeout_seconds=_float(env, "WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            worker_heartbeat_seconds=_float(env, "WORKER_HEARTBEAT_SECONDS", 30.0),
         )
 
     def require_authentication_setup(self) -> None:

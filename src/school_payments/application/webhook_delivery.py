@@ -23,8 +23,8 @@ from school_payments.domain.webhooks import RETRY_FOR, DeliveryAttempt, Delivery
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
-"""Longer than an attempt can take (10 s timeout, DNS, the database)."""
+LEASE = timedelta(seconds=25)
+"""Longer than an attempt can take (10 s timeout, DNS, the database): twice the timeout + 5 s."""
 
 
 class DeliverWebhook:
@@ -37,7 +37,9 @@ class DeliverWebhook:
         clock: Clock,
         jitter: Callable[[], float] = random.random,
         observe: Callable[[DeliveryOutcome], None] = lambda _outcome: None,
+        lease: timedelta = LEASE,
     ) -> None:
+        self._lease = lease
         self._observe = observe
         self._store = store
         self._sender = sender
@@ -46,7 +48,7 @@ class DeliverWebhook:
 
     async def __call__(self, delivery_id: UUID) -> timedelta | None:
         now = self._clock.now()
-        leased = await self._store.lease(delivery_id, now, LEASE)
+        leased = await self._store.lease(delivery_id, now, self._lease)
         if leased is None:
             return None
         if isinstance(leased, Busy):
