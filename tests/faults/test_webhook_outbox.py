@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -110,9 +109,7 @@ async def test_several_workers_deliver_each_event_once_and_never_attempt_one_twi
                 PgQueuerWorker(libpq_dsn(pg_url), parts.deliver, parts.store, SystemClock())
             )
         tasks = [asyncio.create_task(r.run()) for r in runners]
-        deadline = time.monotonic() + 30
-        while len(receiver.received) < expected and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await receiver.wait_for(expected, seconds=30)
         await asyncio.sleep(0.5)  # a duplicate, if any, would arrive now
         for runner in runners:
             runner.stop()
@@ -152,10 +149,8 @@ async def test_a_worker_killed_mid_delivery_leaves_the_delivery_to_the_next_one(
         await api.student(school["id"])
         first = _worker_process(pg_url)
         try:
-            deadline = time.monotonic() + 30
-            while not receiver.received and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            assert receiver.received, "the first worker never attempted the delivery"
+            arrived = await receiver.wait_for(1, seconds=30)
+            assert arrived, "the first worker never attempted the delivery"
             first.send_signal(signal.SIGKILL)  # mid-delivery: the receiver has not answered
             first.wait(5)
         finally:
@@ -164,9 +159,7 @@ async def test_a_worker_killed_mid_delivery_leaves_the_delivery_to_the_next_one(
         receiver.behaviour = "ok"
         second = _worker_process(pg_url)
         try:
-            deadline = time.monotonic() + 45
-            while len(receiver.received) < 2 and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
+            await receiver.wait_for(2, seconds=45)
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(10)

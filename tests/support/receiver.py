@@ -24,6 +24,18 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     _server: asyncio.Server | None = None
     port: int = 0
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for(self, count: int, seconds: float) -> bool:
+        """Waits until `count` requests have arrived (False if the time ran out first)."""
+        try:
+            async with asyncio.timeout(seconds):
+                while len(self.received) < count:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            return False
+        return True
 
     @property
     def url(self) -> str:
@@ -51,6 +63,7 @@ class Receiver:
             }
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             self.received.append(Received(headers, body))
+            self._arrived.set()
             if self.behaviour == "hang":
                 await asyncio.sleep(3600)
             status = "200 OK" if self.behaviour == "ok" else "500 Internal Server Error"

@@ -35,6 +35,7 @@ class DeliverWebhook:
         store: DeliveryStore,
         sender: WebhookSender,
         clock: Clock,
+        *,
         jitter: Callable[[], float] = random.random,
         observe: Callable[[DeliveryOutcome], None] = lambda _outcome: None,
         lease: timedelta = LEASE,
