@@ -116,6 +116,7 @@ from school_payments.application.queries.resources import (
 )
 from school_payments.application.queries.statements import StatementQueries
 from school_payments.application.queries.webhooks import WebhookQueries
+from school_payments.application.reminders import EmitTimeBasedEvents
 from school_payments.application.webhook_delivery import DeliverWebhook
 from school_payments.settings import Settings
 
@@ -277,7 +278,15 @@ def webhook_worker_parts(
     async def backlog() -> None:
         await measure_backlog(store, clock)
 
-    periodic: list[tuple[float, Periodic, str]] = [(15.0, backlog, "backlog metric")]
+    reminders = EmitTimeBasedEvents(SqlUnitOfWorkFactory(database, clock), clock)
+
+    async def time_based_events() -> None:
+        await reminders()
+
+    periodic: list[tuple[float, Periodic, str]] = [
+        (15.0, backlog, "backlog metric"),
+        (60.0, time_based_events, "time-based events"),
+    ]
     return WebhookWorkerParts(deliver, store, periodic, client)
 
 

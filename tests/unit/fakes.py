@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -165,6 +166,10 @@ class FakeUnitOfWork:
     @property
     def webhooks(self) -> FakeWebhookEndpointRepository:
         return FakeWebhookEndpointRepository(self, self._scope)
+
+    @property
+    def reminders(self) -> FakeReminderRepository:
+        return FakeReminderRepository(self, self._scope)
 
 
 # -- repositories ----------------------------------------------------------------------------
@@ -352,6 +357,21 @@ class FakeEventRecorder:
 
     async def redeliver(self, event_id: UUID) -> int:
         raise NotFoundError("event", event_id)  # the fakes keep no deliveries
+
+
+class FakeReminderRepository(_Repository):
+    """Time-based events are tested against the real databases (tests/e2e/test_webhooks.py)."""
+
+    async def schools(self) -> list[School]:
+        return []
+
+    async def unannounced(
+        self, kind: str, school_id: UUID, first_due: date | None, last_due: date, limit: int
+    ) -> list[Invoice]:
+        return []
+
+    async def mark(self, invoice: Invoice, kind: str, now: datetime) -> bool:
+        return False
 
 
 class FakeWebhookEndpointRepository(_Repository):

@@ -76,6 +76,8 @@ class School:
     default_currency: Currency | None
     created_at: datetime
     updated_at: datetime
+    reminder_days_before_due: int | None = 3
+    """`invoice.due_soon` this many days before an invoice's due date (None: no reminders)."""
 
     def today(self, now: datetime) -> date:
         return today_in(self.timezone, now)

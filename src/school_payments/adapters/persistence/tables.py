@@ -51,6 +51,8 @@ schools = Table(
     Column("default_currency", String(3)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Migration 0005; no server default: NULL (reminders off) must stay NULL when written.
+    Column("reminder_days_before_due", Integer),
 )
 
 students = Table(

@@ -9,6 +9,7 @@ from typing import Self
 from school_payments.adapters.persistence.database import Database, SqlConnection, is_unavailable
 from school_payments.adapters.persistence.events import SqlEventRecorder
 from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyRecorder
+from school_payments.adapters.persistence.reminders import SqlReminderRepository
 from school_payments.adapters.persistence.repositories import (
     SqlApiKeyRepository,
     SqlCreditRepository,
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRecorder(sql, self._clock)
         self.events = SqlEventRecorder(sql, self._scope, self._clock)
         self.webhooks = SqlWebhookEndpointRepository(sql, self._scope)
+        self.reminders = SqlReminderRepository(sql)
         return self
 
     async def commit(self) -> None:

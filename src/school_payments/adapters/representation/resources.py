@@ -78,6 +78,9 @@ class SchoolOut(ResponseModel):
     name: str
     timezone: str = Field(description="IANA name; decides which calendar day is today")
     default_currency: CurrencyCode | None
+    reminder_days_before_due: int | None = Field(
+        description="invoice.due_soon this many days before the due date (null: off)"
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool
 
 from school_payments.adapters.web.fields import (
     Amount,
@@ -34,16 +34,21 @@ class PatchBody(RequestBody):
 # -- requests ----------------------------------------------------------------------------------
 
 
+ReminderDays = Annotated[int, Strict(), Field(ge=0, le=60)]
+
+
 class SchoolCreate(RequestBody):
     name: Text(200)  # type: ignore[valid-type]
     timezone: Timezone = "UTC"
     default_currency: CurrencyCode | None = None
+    reminder_days_before_due: ReminderDays | None = 3
 
 
 class SchoolPatch(PatchBody):
     name: Text(200) = Field(default=None)  # type: ignore[valid-type]
     timezone: Timezone = Field(default=None)  # type: ignore[assignment]  # absent ≠ null
     default_currency: CurrencyCode | None = None
+    reminder_days_before_due: ReminderDays | None = None
 
 
 class StudentCreate(RequestBody):

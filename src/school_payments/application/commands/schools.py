@@ -23,6 +23,7 @@ class CreateSchool:
     name: str
     timezone: str = "UTC"
     default_currency: str | None = None
+    reminder_days_before_due: int | None = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class UpdateSchool:
     name: str | Unset = UNSET
     timezone: str | Unset = UNSET
     default_currency: str | Unset | None = UNSET
+    reminder_days_before_due: int | Unset | None = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class CreateSchoolHandler:
             default_currency=_currency(command.default_currency),
             created_at=now,
             updated_at=now,
+            reminder_days_before_due=command.reminder_days_before_due,
         )
         async with self._uow(caller.scope) as uow:
             await uow.schools.add(school)
@@ -85,6 +88,8 @@ class UpdateSchoolHandler(WriteHandler):
                 school.timezone = timezone
             if not isinstance(new_currency, Unset):
                 school.default_currency = new_currency
+            if not isinstance(command.reminder_days_before_due, Unset):
+                school.reminder_days_before_due = command.reminder_days_before_due
             school.updated_at = self._clock.now()
             await uow.schools.update(school)
             # Every student statement shows the school's name and is judged in its time zone.

@@ -13,7 +13,10 @@ from school_payments.application.ports.repositories import (
     SchoolRepository,
     StudentRepository,
 )
-from school_payments.application.ports.webhooks import WebhookEndpointRepository
+from school_payments.application.ports.webhooks import (
+    ReminderRepository,
+    WebhookEndpointRepository,
+)
 
 
 class UnitOfWork(Protocol):
@@ -42,6 +45,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookEndpointRepository: ...
+
+    @property
+    def reminders(self) -> ReminderRepository: ...
 
     async def commit(self) -> None: ...
 

@@ -4,13 +4,14 @@ what the delivery worker needs (leases on deliveries, an HTTP sender)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
 from school_payments.application.caller import Scope
 from school_payments.application.events import Event
 from school_payments.application.pagination import Page, PageRequest
+from school_payments.domain.entities import Invoice, School
 from school_payments.domain.webhooks import DeliveryAttempt, WebhookEndpoint
 
 
@@ -106,3 +107,22 @@ class WebhookSender(Protocol):
     """POSTs an event to an endpoint, signed; never raises for what the receiver does."""
 
     async def send(self, endpoint: WebhookEndpoint, event: Event) -> SendResult: ...
+
+
+class ReminderRepository(Protocol):
+    """What the time-based events need, inside a unit of work: open invoices not yet announced
+    for their current due date, and the marks that make each announcement happen once."""
+
+    async def schools(self) -> list[School]: ...
+
+    async def unannounced(
+        self, kind: str, school_id: UUID, first_due: date | None, last_due: date, limit: int
+    ) -> list[Invoice]:
+        """Open invoices of the school due between the two days (inclusive; None: any day
+        before), with no mark of this kind for their due date."""
+        ...
+
+    async def mark(self, invoice: Invoice, kind: str, now: datetime) -> bool:
+        """Marks the invoice announced for its due date; False if it already was (another
+        worker did it: that worker records the event)."""
+        ...

@@ -37,7 +37,12 @@ def _location(school_id: object) -> str:
 async def create_school(request: Request, caller: OperatorDep, services: ServicesDep) -> Response:
     data = await json_body(request)
     payload = validated(SchoolCreate, data)
-    command = CreateSchool(payload.name, payload.timezone, payload.default_currency)
+    command = CreateSchool(
+        payload.name,
+        payload.timezone,
+        payload.default_currency,
+        payload.reminder_days_before_due,
+    )
     return await create(
         request,
         caller,
@@ -77,6 +82,9 @@ async def update_school(
         name=payload.name if "name" in sent else UNSET,
         timezone=payload.timezone if "timezone" in sent else UNSET,
         default_currency=payload.default_currency if "default_currency" in sent else UNSET,
+        reminder_days_before_due=payload.reminder_days_before_due
+        if "reminder_days_before_due" in sent
+        else UNSET,
     )
     return JsonResponse(SchoolOut.of(await services.commands.update_school(command, caller)))
 

@@ -6,6 +6,7 @@ what they tell of.
 
 - `webhook_endpoints` per school (secret kept to sign deliveries); `webhook_deliveries`, one per
   event and endpoint, written in the event's transaction; `webhook_attempts`, what each try got.
+- `schools.reminder_days_before_due` (3 for existing schools; NULL turns reminders off).
 - `invoice_reminders`: the time-based events already emitted, one per invoice, kind and due date.
 - On PostgreSQL, the job engine's tables (pgqueuer 1.6), which the worker processes share.
 
@@ -32,6 +33,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("schools", sa.Column("reminder_days_before_due", sa.Integer()))
+    op.execute("UPDATE schools SET reminder_days_before_due = 3")
     op.create_table(
         "events",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -185,3 +188,5 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
     op.drop_table("events")
+    with op.batch_alter_table("schools") as batch:
+        batch.drop_column("reminder_days_before_due")
