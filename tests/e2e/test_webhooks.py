@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -339,3 +340,26 @@ async def test_private_loopback_and_link_local_urls_are_refused_at_creation(
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "validation_error"
     assert response.json()["errors"][0]["loc"][-1] == "url"
+
+
+def _readme_verifier() -> Any:
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    block = text.split("# receiver: verify a delivery\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    return namespace["verify"]
+
+
+async def test_the_readmes_signature_check_accepts_a_delivery_and_refuses_a_forgery(
+    hooks: Hooks,
+) -> None:
+    verify = _readme_verifier()
+    school = await hooks.api.school()
+    endpoint = await hooks.endpoint(school["id"])
+    await hooks.api.student(school["id"])
+    await hooks.worker.run_once()
+    (request,) = hooks.receiver.received
+    assert verify(endpoint["secret"], request.headers, request.body)
+    assert not verify(endpoint["secret"], request.headers, request.body + b" ")
+    other = await hooks.endpoint(school["id"])
+    assert not verify(other["secret"], request.headers, request.body)
