@@ -46,10 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
     seed.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
 
-    commands.add_parser(
+    worker = commands.add_parser(
         "worker",
         help="deliver webhooks and emit the time-based events (run as many as you like)",
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9100,
+        help="serve Prometheus metrics on this port (default 9100; 0: none)",
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="(default 127.0.0.1)")
 
     commands.add_parser(
         "reconcile", help="check every invariant between invoices, payments and balances"
@@ -71,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args)
         if args.command == "seed":
             return _seed(settings, args)
-        run = {"migrate": _migrate, "reconcile": _reconcile, "worker": _worker}[args.command]
+        if args.command == "worker":
+            return _worker(settings, args)
+        run = {"migrate": _migrate, "reconcile": _reconcile}[args.command]
         return run(settings)
     except ConfigurationError as error:
         print(f"school-payments: {error}", file=sys.stderr)
@@ -141,11 +150,11 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(settings: Settings) -> int:
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from school_payments import main as composition
 
     with contextlib.suppress(KeyboardInterrupt):
-        composition.run_worker(settings)
+        composition.run_worker(settings, metrics_address=(args.metrics_host, args.metrics_port))
     return 0
 
 

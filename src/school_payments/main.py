@@ -294,10 +294,20 @@ def is_embedded(database: Database) -> bool:
     return database.url.startswith("sqlite")
 
 
-def run_worker(settings: Settings, clock: Clock | None = None) -> None:
-    """`school-payments worker`: pgqueuer jobs on PostgreSQL; on SQLite, the polling worker."""
+def run_worker(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    metrics_address: tuple[str, int] = ("127.0.0.1", 0),
+) -> None:
+    """`school-payments worker`: pgqueuer jobs on PostgreSQL; on SQLite, the polling worker.
+    Its metrics (attempts by outcome, age of the oldest undelivered event) are served on
+    `metrics_address` (port 0: not served)."""
     clock = clock or SystemClock()
     _warn_if_private_urls_allowed(settings)
+    host, port = metrics_address
+    if port:
+        metrics.serve(host, port)
 
     async def run() -> None:
         current = asyncio.current_task()

@@ -3,6 +3,7 @@ PostgreSQL and SQLite. The worker here is the in-process one, driven by the test
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 from standardwebhooks.webhooks import Webhook
 
-from school_payments.adapters.webhooks.worker import InProcessWorker
+from school_payments.adapters.webhooks.worker import InProcessWorker, measure_backlog
 from school_payments.main import WebhookWorkerParts, webhook_worker_parts
 from tests.support.api import Api, running_api, settings_for
 from tests.support.clock import FixedClock
@@ -363,3 +365,52 @@ async def test_the_readmes_signature_check_accepts_a_delivery_and_refuses_a_forg
     assert not verify(endpoint["secret"], request.headers, request.body + b" ")
     other = await hooks.endpoint(school["id"])
     assert not verify(other["secret"], request.headers, request.body)
+
+
+async def test_attempts_are_counted_by_outcome_and_the_backlog_age_is_measured(
+    hooks: Hooks, clock: FixedClock
+) -> None:
+    def attempts(outcome: str) -> float:
+        return (
+            REGISTRY.get_sample_value("webhook_delivery_attempts_total", {"outcome": outcome})
+            or 0.0
+        )
+
+    def backlog() -> float:
+        return REGISTRY.get_sample_value("webhook_oldest_undelivered_event_age_seconds") or 0.0
+
+    school = await hooks.api.school()
+    await hooks.endpoint(school["id"])
+    hooks.receiver.behaviour = "error"
+    before = attempts("retrying"), attempts("delivered")
+    await hooks.api.student(school["id"])
+    clock.advance(seconds=90)
+    await measure_backlog(hooks.parts.store, clock)
+    assert backlog() == 90
+    await hooks.worker.run_once()
+    hooks.receiver.behaviour = "ok"
+    clock.advance(minutes=5)
+    await hooks.worker.run_once()
+    assert (attempts("retrying"), attempts("delivered")) == (before[0] + 1, before[1] + 1)
+    await measure_backlog(hooks.parts.store, clock)
+    assert backlog() == 0
+
+
+async def test_each_attempt_logs_the_event_id_and_the_request_that_caused_it(
+    hooks: Hooks, caplog: pytest.LogCaptureFixture
+) -> None:
+    school = await hooks.api.school()
+    await hooks.endpoint(school["id"])
+    response = await hooks.api.post(
+        f"/api/v1/schools/{school['id']}/students",
+        json={"first_name": "Ana", "last_name": "Ruiz"},
+        headers={"X-Request-ID": "enrol-ana-1"},
+    )
+    assert response.status_code == 201
+    event = (await hooks.api.get("/api/v1/events")).json()["data"][0]
+    with caplog.at_level(logging.INFO, logger="school_payments.application.webhook_delivery"):
+        await hooks.worker.run_once()
+    (record,) = [r for r in caplog.records if r.getMessage() == "webhook attempt"]
+    assert record.__dict__["event_id"] == event["id"]
+    assert record.__dict__["caused_by_request_id"] == "enrol-ana-1"
+    assert record.__dict__["outcome"] == "delivered"

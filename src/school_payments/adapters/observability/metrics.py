@@ -13,6 +13,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 
 from school_payments.adapters.resilience.circuit_breaker import BreakerState
@@ -76,6 +77,11 @@ def webhook_attempted(outcome: str) -> None:
 
 def oldest_undelivered(seconds: float) -> None:
     WEBHOOK_OLDEST_UNDELIVERED.set(seconds)
+
+
+def serve(host: str, port: int) -> None:
+    """Serves this process's metrics over HTTP (a worker process has no API to serve them)."""
+    start_http_server(port, addr=host)
 
 
 def worker_exited(pid: int) -> None:
