@@ -26,12 +26,15 @@ import pytest
 from school_payments.adapters.persistence.database import Database, DatabaseSettings
 from school_payments.adapters.persistence.migrations import upgrade
 from school_payments.adapters.persistence.reconcile import reconcile
+from school_payments.adapters.webhooks.worker import InProcessWorker
+from school_payments.main import webhook_worker_parts
 from tests.faults.trickle import HANG_GUARD_SECONDS, Outcome, Trickle, seconds_summary, until
 from tests.support.api import Api, running_api, settings_for
 from tests.support.clock import FixedClock
 from tests.support.databases import truncate
 from tests.support.ledger import InvoiceFact, Ledger
 from tests.support.postgres_cluster import PostgresCluster, StopMode
+from tests.support.receiver import Receiver
 
 # A PostgreSQL cluster of the module's own, started from the PostgreSQL binaries.
 pytestmark = pytest.mark.postgres
@@ -68,7 +71,8 @@ async def api(
     if not cluster.running:  # a failed test may have left it stopped
         cluster.start()
     await truncate(cluster_database)
-    async with running_api(settings_for(cluster_database), clock) as running:
+    settings = settings_for(cluster_database, webhook_allow_private_urls=True)
+    async with running_api(settings, clock) as running:
         yield running
 
 
@@ -164,6 +168,13 @@ async def test_while_postgresql_is_down_requests_get_a_503_and_no_acknowledged_p
     api: Api, cluster: PostgresCluster, cluster_database: str, mode: StopMode
 ) -> None:
     billing = await Billing.create(api)
+    receiver = Receiver()
+    await receiver.start()
+    hooked = await api.post(
+        f"/api/v1/schools/{billing.school['id']}/webhook-endpoints",
+        json={"url": receiver.url, "event_types": ["payment.recorded"]},
+    )
+    assert hooked.status_code == 201, hooked.text
     async with Trickle(billing.operations(), clients=3) as trickle:
         await asyncio.sleep(0.4)
         await asyncio.to_thread(cluster.stop, mode)
@@ -222,6 +233,10 @@ async def test_while_postgresql_is_down_requests_get_a_503_and_no_acknowledged_p
         billing.acknowledge(outcome.token, retry.json())
     await _assert_exactly_the_acknowledged_payments(api, cluster_database, billing)
     _assert_statements_showed_every_acknowledged_payment(trickle, billing)
+    await _assert_each_acknowledged_payment_had_its_event_delivered(
+        api, cluster_database, billing, receiver
+    )
+    await receiver.stop()
 
     figures = {
         "requests": len(trickle.outcomes),
@@ -238,6 +253,32 @@ async def test_while_postgresql_is_down_requests_get_a_503_and_no_acknowledged_p
         f"\n  recovered {recovery * 1000:.1f} ms after `pg_ctl start` returned"
         f" ({(up_at - restart_at + recovery) * 1000:.0f} ms after it was issued)"
     )
+
+
+async def _assert_each_acknowledged_payment_had_its_event_delivered(
+    api: Api, url: str, billing: Billing, receiver: Receiver
+) -> None:
+    """The outbox: one `payment.recorded` per acknowledged payment (none for the lost ones),
+    each delivered once the database is back."""
+    acknowledged = sorted(p[0] for f in billing.ledger.invoices.values() for p in f.payments)
+    listed: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = (await api.get(f"/api/v1/events?type=payment.recorded&limit=200{cursor}")).json()
+        listed += page["data"]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    recorded = [e["data"]["object"]["id"] for e in listed]
+    assert sorted(recorded) == acknowledged
+    settings = settings_for(url, webhook_allow_private_urls=True)
+    parts = webhook_worker_parts(settings, api.assembly.database, api.clock)
+    try:
+        await InProcessWorker(parts.deliver, parts.store, api.clock).run_once()
+    finally:
+        await parts.close()
+    events = {e["id"] for e in listed}
+    assert set(receiver.ids()) == events
 
 
 async def _assert_exactly_the_acknowledged_payments(api: Api, url: str, billing: Billing) -> None:
