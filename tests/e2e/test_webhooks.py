@@ -3,6 +3,7 @@ PostgreSQL and SQLite. The worker here is the in-process one, driven by the test
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -414,3 +415,15 @@ async def test_each_attempt_logs_the_event_id_and_the_request_that_caused_it(
     assert record.__dict__["event_id"] == event["id"]
     assert record.__dict__["caused_by_request_id"] == "enrol-ana-1"
     assert record.__dict__["outcome"] == "delivered"
+
+
+async def test_two_workers_never_attempt_one_delivery_at_the_same_moment(hooks: Hooks) -> None:
+    school = await hooks.api.school()
+    endpoint = await hooks.endpoint(school["id"])
+    hooks.receiver.behaviour = "hang"  # the first attempt is still running when the next starts
+    await hooks.api.student(school["id"])
+    (delivery_id,) = await hooks.parts.store.due(hooks.api.clock.now(), 10)
+    waits = await asyncio.gather(*(hooks.parts.deliver(delivery_id) for _ in range(4)))
+    assert len(hooks.receiver.received) == 1
+    assert len(await hooks.attempts(endpoint["id"])) == 1
+    assert all(wait is not None and wait.total_seconds() > 0 for wait in waits)
