@@ -135,7 +135,7 @@ def test_the_api_starts_only_after_migrate_succeeded_and_both_stores_are_healthy
 
 def test_the_services_are_configured_only_through_variables_the_service_reads() -> None:
     known = settings_variables()
-    for name in ("migrate", "api"):
+    for name in ("migrate", "api", "worker"):
         unknown = set(service(name)["environment"]) - known
         assert not unknown, f"{name} sets variables the service never reads: {unknown}"
     api = service("api")["environment"]
@@ -147,7 +147,7 @@ def test_the_services_are_configured_only_through_variables_the_service_reads() 
 def test_both_services_reach_the_compose_postgres_with_its_own_credentials() -> None:
     dotenv = {"POSTGRES_PASSWORD": "s3cret"}
     postgres = {k: interpolate(v, dotenv) for k, v in service("postgres")["environment"].items()}
-    for name in ("migrate", "api"):
+    for name in ("migrate", "api", "worker"):
         url = make_url(interpolate(service(name)["environment"]["DATABASE_URL"], dotenv))
         assert (url.drivername, url.host, url.port) == ("postgresql", "postgres", 5432)
         assert (url.username, url.password, url.database) == (
@@ -155,6 +155,16 @@ def test_both_services_reach_the_compose_postgres_with_its_own_credentials() -> 
             postgres["POSTGRES_PASSWORD"],
             postgres["POSTGRES_DB"],
         )
+
+
+def test_the_worker_starts_only_after_migrate_succeeded_and_runs_the_worker_command() -> None:
+    worker = service("worker")
+    assert worker["command"][0] == "worker"
+    assert worker["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"},
+        "postgres": {"condition": "service_healthy"},
+    }
+    assert worker["image"] == service("api")["image"]
 
 
 def test_the_env_example_names_every_variable_the_service_reads() -> None:
