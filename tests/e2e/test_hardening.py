@@ -205,7 +205,7 @@ async def test_a_client_that_goes_away_mid_body_is_a_499_not_a_server_error(api:
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"type": "http.request", "body": b'{"name": ', "more_body": True},
         {"type": "http.disconnect"},
     ]
