@@ -31,7 +31,10 @@ async def main(base: str, key: str, school_id: str, clients: int) -> None:
     async def client() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             while not stop.is_set():
-                params = {"as_of": rng.choice(days).isoformat(), "limit": rng.randint(1, 200)}
+                params: dict[str, str | int] = {
+                    "as_of": rng.choice(days).isoformat(),
+                    "limit": rng.randint(1, 200),
+                }
                 started = time.perf_counter()
                 try:
                     response = await http.get(
