@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from school_payments.application.pagination import Page
+from school_payments.application.pagination import LinesRequest, Page
 from school_payments.domain.entities import Invoice, School, Student
 
 
@@ -88,7 +88,12 @@ class StudentStatement:
     generated_at: datetime
     totals: list[CurrencyTotals]
     invoices: list[Invoice]
-    """Every invoice issued by the cut-off, with figures and payments as of that day."""
+    """The invoices issued by the cut-off (every one, or the page `lines` asked for), with
+    figures and payments as of that day."""
+    lines: LinesRequest | None = None
+    """The page of lines asked for; None: every line."""
+    next_line_after: UUID | None = None
+    """Where the next page of lines starts; None when every line is listed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Date, Uuid, and_, bindparam, case, func, select, text
+from sqlalchemy import Date, Integer, Uuid, and_, bindparam, case, func, select, text
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from school_payments.adapters.persistence.concepts import is_open
@@ -43,7 +43,7 @@ from school_payments.adapters.persistence.tables import (
 )
 from school_payments.adapters.persistence.types import UtcDateTime
 from school_payments.application.caller import Scope
-from school_payments.application.pagination import Page, PageRequest
+from school_payments.application.pagination import LinesRequest, Page, PageRequest
 from school_payments.application.read_models import (
     Aging,
     CurrencyTotals,
@@ -318,25 +318,45 @@ def _student_with_school() -> Select[Any]:
     )
 
 
+AFTER = bindparam("after", type_=Uuid())
+LINES_LIMIT = bindparam("lines_limit", type_=Integer())
+
+
 @functools.cache
-def _student_lines(as_of: bool) -> Select[Any]:
-    """Each invoice of `:owner` with its payments (one row per payment, or one without)."""
+def _line_window(as_of: bool, after: bool) -> Select[Any]:
+    """The ids of one page of `:owner`'s invoice lines (one more than asked: is there a next?)."""
+    query = select(invoices.c.id).where(invoices.c.student_id == OWNER)
+    if as_of:
+        query = query.where(invoices.c.issued_at < CUTOFF)
+    if after:
+        query = query.where(invoices.c.id > AFTER)
+    return query.order_by(invoices.c.id).limit(LINES_LIMIT)
+
+
+@functools.cache
+def _student_lines(as_of: bool, paged: bool) -> Select[Any]:
+    """Each invoice of `:owner` with its payments (one row per payment, or one without); only
+    those of `:line_ids` when `paged`."""
     payment_columns = [column.label(f"payment__{column.name}") for column in payments.c]
     if not as_of:
-        return (
+        query = (
             select(invoices, invoices.c.amount_paid.label("paid_as_of"), *payment_columns)
             .select_from(invoices.outerjoin(payments, payments.c.invoice_id == invoices.c.id))
             .where(invoices.c.student_id == OWNER)
             .order_by(invoices.c.id, payments.c.id)
         )
-    counted = and_(payments.c.invoice_id == invoices.c.id, payments.c.paid_at < CUTOFF)
-    paid = func.coalesce(func.sum(payments.c.amount).over(partition_by=invoices.c.id), 0)
-    return (
-        select(invoices, paid.label("paid_as_of"), *payment_columns)
-        .select_from(invoices.outerjoin(payments, counted))
-        .where(invoices.c.student_id == OWNER, invoices.c.issued_at < CUTOFF)
-        .order_by(invoices.c.id, payments.c.id)
-    )
+    else:
+        counted = and_(payments.c.invoice_id == invoices.c.id, payments.c.paid_at < CUTOFF)
+        paid = func.coalesce(func.sum(payments.c.amount).over(partition_by=invoices.c.id), 0)
+        query = (
+            select(invoices, paid.label("paid_as_of"), *payment_columns)
+            .select_from(invoices.outerjoin(payments, counted))
+            .where(invoices.c.student_id == OWNER, invoices.c.issued_at < CUTOFF)
+            .order_by(invoices.c.id, payments.c.id)
+        )
+    if paged:
+        query = query.where(invoices.c.id.in_(bindparam("line_ids", expanding=True)))
+    return query
 
 
 class _Prefixed:
@@ -422,7 +442,13 @@ class SqlStatementReader:
         self._database = database
 
     async def student_statement(
-        self, scope: Scope, student_id: UUID, *, as_of: date | None, now: datetime
+        self,
+        scope: Scope,
+        student_id: UUID,
+        *,
+        as_of: date | None,
+        now: datetime,
+        lines: LinesRequest | None = None,
     ) -> StudentStatement:
         async with self._database.snapshot() as sql:
             query = scoped(_student_with_school(), students.c.school_id, scope)
@@ -439,14 +465,35 @@ class SqlStatementReader:
                     figures_query("student", ("currency",), cutoff is not None), params
                 )
             ).all()
-            lines = (await sql.execute(_student_lines(cutoff is not None), params)).all()
+            next_after = None
+            if lines is not None:
+                window = _line_window(cutoff is not None, lines.after is not None)
+                ids = (
+                    (
+                        await sql.execute(
+                            window, {**params, "after": lines.after, "lines_limit": lines.limit + 1}
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if len(ids) > lines.limit:
+                    ids = ids[: lines.limit]
+                    next_after = ids[-1]
+                params["line_ids"] = list(ids)
+            query = _student_lines(cutoff is not None, lines is not None)
+            rows: Any = []
+            if lines is None or params["line_ids"]:
+                rows = (await sql.execute(query, params)).all()
         return StudentStatement(
             student=student,
             school=school,
             as_of=day,
             generated_at=now,
             totals=[_currency_totals(row, with_students=False) for row in totals],
-            invoices=_invoices_from_lines(lines, cutoff),
+            invoices=_invoices_from_lines(rows, cutoff),
+            lines=lines,
+            next_line_after=next_after,
         )
 
     async def school_statement(

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pydantic import AliasChoices, AliasPath, Field
 
+from school_payments.adapters.representation.cursors import encode_lines_cursor
 from school_payments.adapters.representation.json import ResponseModel, dumps
 from school_payments.adapters.representation.resources import (
     CurrencyCode,
@@ -122,7 +123,13 @@ class StudentStatementOut(ResponseModel):
     generated_at: datetime
     totals: list[CurrencyTotalsOut]
     invoices: list[StatementInvoiceOut] = Field(
-        description="every invoice issued by the cut-off, with figures and payments as of that day"
+        description="the invoices issued by the cut-off, with figures and payments as of that"
+        " day: at most `lines_limit` (500) of them, in creation order"
+    )
+    invoices_next_cursor: str | None = Field(
+        default=None,
+        description="send it as `lines_cursor` (with the same `as_of` and `lines_limit`) for the"
+        " next invoice lines; null once every line is listed",
     )
 
 
@@ -160,7 +167,12 @@ class JsonStatementRenderer:
     """Statements as the contract's JSON documents (what the API serves and the cache keeps)."""
 
     def student(self, statement: StudentStatement) -> bytes:
-        return _with_snapshot(StudentStatementOut.of(statement, day=statement.as_of))
+        document = StudentStatementOut.of(statement, day=statement.as_of)
+        if statement.lines is not None:
+            document.invoices_next_cursor = encode_lines_cursor(
+                statement.next_line_after, statement.lines
+            )
+        return _with_snapshot(document)
 
     def school(self, statement: SchoolStatement) -> bytes:
         return _with_snapshot(SchoolStatementOut.of(statement, day=statement.as_of))

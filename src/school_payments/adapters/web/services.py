@@ -32,7 +32,9 @@ from school_payments.application.commands.students import (
 )
 from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
+from school_payments.application.ports.limits import SchemaProbe
 from school_payments.application.ports.readers import DatabaseProbe
+from school_payments.application.queries.expensive_work import ExpensiveWork
 from school_payments.application.queries.resources import (
     ApiKeyQueries,
     CreditNoteQueries,
@@ -88,3 +90,6 @@ class ApiServices:
     """None when authentication is switched off explicitly (development only)."""
     database: DatabaseProbe
     cache: StatementCache
+    schema: SchemaProbe
+    expensive_work: ExpensiveWork
+    """Each school's share of statements and documents at once (429 beyond it)."""

@@ -51,7 +51,7 @@ def _listing(view: InvoiceListView) -> Response:
     "/students/{student_id}/invoices",
     status_code=201,
     response_model=InvoiceWithPaymentsOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(InvoiceCreate),
 )
 async def issue_invoice(
@@ -133,7 +133,7 @@ async def list_school_invoices(
 @router.patch(
     "/invoices/{invoice_id}",
     response_model=InvoiceWithPaymentsOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(InvoicePatch),
     description="Only `description` and `due_date` change; `amount` and `currency` are immutable.",
 )

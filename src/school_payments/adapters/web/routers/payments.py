@@ -32,7 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["payments"])
     "/invoices/{invoice_id}/payments",
     status_code=201,
     response_model=PaymentWithRefundsOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(PaymentCreate),
     description=(
         "Refusals in this order: 404, `invoice_not_payable`, `currency_mismatch`,"

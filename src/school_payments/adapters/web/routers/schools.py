@@ -31,7 +31,7 @@ def _location(school_id: object) -> str:
     "/schools",
     status_code=201,
     response_model=SchoolOut,
-    responses=problems(400, 403, 409, 413, 422),
+    responses=problems(400, 415, 403, 409, 413, 422),
     openapi_extra=body(SchoolCreate),
 )
 async def create_school(request: Request, caller: OperatorDep, services: ServicesDep) -> Response:
@@ -64,7 +64,7 @@ async def get_school(school_id: str, caller: CallerDep, services: ServicesDep) -
 @router.patch(
     "/schools/{school_id}",
     response_model=SchoolOut,
-    responses=problems(400, 404, 413, 422),
+    responses=problems(400, 415, 404, 413, 422),
     openapi_extra=body(SchoolPatch),
 )
 async def update_school(

@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api/v1", tags=["students"])
     "/schools/{school_id}/students",
     status_code=201,
     response_model=StudentOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(StudentCreate),
 )
 async def enroll_student(
@@ -84,7 +84,7 @@ async def get_student(student_id: str, caller: CallerDep, services: ServicesDep)
 @router.patch(
     "/students/{student_id}",
     response_model=StudentOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(StudentPatch),
 )
 async def update_student(
