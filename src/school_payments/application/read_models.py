@@ -17,6 +17,10 @@ class InvoiceView:
     invoice: Invoice
     day: date
 
+    @property
+    def id(self) -> UUID:
+        return self.invoice.id
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceListView:

@@ -153,6 +153,12 @@ async def json_body(request: Request) -> Any:
     return _parse(raw)
 
 
+async def read_body(request: Request, model: type[M]) -> tuple[Any, M]:
+    """The body as JSON (what idempotency fingerprints) and validated as `model`."""
+    data = await json_body(request)
+    return data, validated(model, data)
+
+
 def validated(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)

@@ -12,6 +12,7 @@ from school_payments.adapters.web.requests import (
     ServicesDep,
     json_body,
     path_id,
+    read_body,
     validated,
 )
 from school_payments.adapters.web.responses import JsonResponse
@@ -23,10 +24,6 @@ from school_payments.application.commands.unset import UNSET
 router = APIRouter(prefix="/api/v1", tags=["schools"])
 
 
-def _location(school_id: object) -> str:
-    return f"/api/v1/schools/{school_id}"
-
-
 @router.post(
     "/schools",
     status_code=201,
@@ -35,17 +32,17 @@ def _location(school_id: object) -> str:
     openapi_extra=body(SchoolCreate),
 )
 async def create_school(request: Request, caller: OperatorDep, services: ServicesDep) -> Response:
-    data = await json_body(request)
-    payload = validated(SchoolCreate, data)
+    data, payload = await read_body(request, SchoolCreate)
     command = CreateSchool(payload.name, payload.timezone, payload.default_currency)
     return await create(
         request,
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.create_school(command, caller, claim),
-        shape=SchoolOut.of,
-        location=lambda school: _location(school.id),
+        handler=services.commands.create_school,
+        command=command,
+        shape=SchoolOut,
+        location="/api/v1/schools/{id}",
     )
 
 

@@ -13,6 +13,7 @@ from school_payments.adapters.web.requests import (
     ServicesDep,
     json_body,
     path_id,
+    read_body,
     validated,
 )
 from school_payments.adapters.web.responses import JsonResponse
@@ -41,8 +42,7 @@ router = APIRouter(prefix="/api/v1", tags=["students"])
 async def enroll_student(
     school_id: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    data = await json_body(request)
-    payload = validated(StudentCreate, data)
+    data, payload = await read_body(request, StudentCreate)
     command = EnrollStudent(
         path_id(school_id, "school"), payload.first_name, payload.last_name, payload.external_id
     )
@@ -51,9 +51,10 @@ async def enroll_student(
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.enroll_student(command, caller, claim),
-        shape=StudentOut.of,
-        location=lambda student: f"/api/v1/students/{student.id}",
+        handler=services.commands.enroll_student,
+        command=command,
+        shape=StudentOut,
+        location="/api/v1/students/{id}",
     )
 
 
