@@ -50,10 +50,16 @@ class StudentTotals:
 
     currency: str
     invoiced: int
+    credited: int
+    """Σ the credit notes of its uncancelled invoices (forgiven, not paid)."""
     paid: int
+    """Net of refunds."""
     outstanding: int
+    """Σ what each uncancelled invoice still owes (invoiced − credited − paid, each line ≥ 0)."""
     overdue: int
     invoice_count: int
+    credit_balance: int
+    """Credit held for the student(s) in this currency: owed to the payer, not subtracted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,8 @@ class CurrencyTotals(StudentTotals):
 
     status_counts: StatusCounts
     aging: Aging
+    refunded: int
+    """Σ the refunds of its uncancelled invoices' payments (for information: `paid` is net)."""
     student_count: int | None = None
     """Students with at least one invoice in this currency (school statements only)."""
 
@@ -74,7 +82,8 @@ class StudentStatement:
     generated_at: datetime
     totals: list[CurrencyTotals]
     invoices: list[Invoice]
-    """Every invoice issued by the cut-off, with figures and payments as of that day."""
+    """Every invoice issued by the cut-off, with its figures, payments (and their refunds) and
+    credit notes as of that day."""
 
 
 @dataclass(frozen=True, slots=True)
