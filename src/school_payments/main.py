@@ -29,6 +29,11 @@ from school_payments.adapters.persistence.database import (
 )
 from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyStore
 from school_payments.adapters.persistence.migrations import upgrade
+from school_payments.adapters.persistence.money_readers import (
+    SqlCreditNoteReader,
+    SqlCreditReader,
+    SqlRefundReader,
+)
 from school_payments.adapters.persistence.readers import (
     SqlApiKeyReader,
     SqlInvoiceReader,
@@ -48,6 +53,14 @@ from school_payments.adapters.web.app import create_api
 from school_payments.adapters.web.services import ApiServices, CommandHandlers, QueryHandlers
 from school_payments.application.authentication import Authenticator
 from school_payments.application.commands.api_keys import CreateApiKeyHandler, RevokeApiKeyHandler
+from school_payments.application.commands.corrections import (
+    IssueCreditNoteHandler,
+    RefundPaymentHandler,
+)
+from school_payments.application.commands.credit import (
+    PayOutCreditHandler,
+    RecordStudentPaymentHandler,
+)
 from school_payments.application.commands.invoices import (
     CancelInvoiceHandler,
     IssueInvoiceHandler,
@@ -70,8 +83,11 @@ from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
 from school_payments.application.queries.resources import (
     ApiKeyQueries,
+    CreditNoteQueries,
+    CreditQueries,
     InvoiceQueries,
     PaymentQueries,
+    RefundQueries,
     SchoolQueries,
     StudentQueries,
 )
@@ -160,6 +176,10 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             revise_invoice=ReviseInvoiceHandler(uow, cache, clock),
             cancel_invoice=CancelInvoiceHandler(uow, cache, clock),
             record_payment=RecordPaymentHandler(uow, cache, clock),
+            refund_payment=RefundPaymentHandler(uow, cache, clock),
+            issue_credit_note=IssueCreditNoteHandler(uow, cache, clock),
+            record_student_payment=RecordStudentPaymentHandler(uow, cache, clock),
+            pay_out_credit=PayOutCreditHandler(uow, cache, clock),
             create_api_key=CreateApiKeyHandler(uow, clock),
             revoke_api_key=RevokeApiKeyHandler(uow, clock),
         ),
@@ -168,6 +188,9 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             students=StudentQueries(students),
             invoices=InvoiceQueries(SqlInvoiceReader(database), clock),
             payments=PaymentQueries(SqlPaymentReader(database)),
+            refunds=RefundQueries(SqlRefundReader(database)),
+            credit_notes=CreditNoteQueries(SqlCreditNoteReader(database)),
+            credit=CreditQueries(SqlCreditReader(database)),
             api_keys=ApiKeyQueries(keys, schools),
             statements=StatementQueries(
                 SqlStatementReader(database), cache, JsonStatementRenderer(), clock

@@ -26,8 +26,19 @@ from school_payments.application.ports.cache import (
     StatementKey,
 )
 from school_payments.application.ports.idempotency_store import Created, IdempotencyClaim
-from school_payments.domain.entities import Invoice, Payment, School, Student
+from school_payments.domain.credit import CreditAccount, CreditEntry, CreditPayout, Receipt
+from school_payments.domain.currency import Currency
+from school_payments.domain.entities import (
+    OPEN_STATUSES,
+    CreditNote,
+    Invoice,
+    Payment,
+    Refund,
+    School,
+    Student,
+)
 from school_payments.domain.errors import DuplicateExternalIdError, NotFoundError
+from school_payments.domain.money import Money
 
 # -- the database ----------------------------------------------------------------------------
 
@@ -40,6 +51,12 @@ class State:
     payments: dict[UUID, Payment] = field(default_factory=dict)
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     outcomes: dict[tuple[str, str], Created[object]] = field(default_factory=dict)
+    refunds: dict[UUID, Refund] = field(default_factory=dict)
+    credit_notes: dict[UUID, CreditNote] = field(default_factory=dict)
+    receipts: dict[UUID, Receipt] = field(default_factory=dict)
+    credit_entries: dict[UUID, CreditEntry] = field(default_factory=dict)
+    payouts: dict[UUID, CreditPayout] = field(default_factory=dict)
+    credit_balances: dict[tuple[UUID, str], int] = field(default_factory=dict)
 
 
 class FakeDatabase:
@@ -126,6 +143,10 @@ class FakeUnitOfWork:
         return FakeInvoiceRepository(self, self._scope)
 
     @property
+    def credit(self) -> FakeCreditRepository:
+        return FakeCreditRepository(self, self._scope)
+
+    @property
     def api_keys(self) -> FakeApiKeyRepository:
         return FakeApiKeyRepository(self, self._scope)
 
@@ -197,8 +218,13 @@ class FakeStudentRepository(_Repository):
     async def delete(self, student_id: UUID) -> None:
         del self.state.students[student_id]
 
-    async def has_invoices(self, student_id: UUID) -> bool:
-        return any(i.student_id == student_id for i in self.state.invoices.values())
+    async def has_billing_history(self, student_id: UUID) -> bool:
+        state = self.state
+        return any(
+            record.student_id == student_id
+            for records in (state.invoices, state.receipts, state.credit_entries)
+            for record in records.values()
+        )
 
     async def ids_in_school(self, school_id: UUID) -> list[UUID]:
         return [s.id for s in self.state.students.values() if s.school_id == school_id]
@@ -224,9 +250,55 @@ class FakeInvoiceRepository(_Repository):
     async def update(self, invoice: Invoice) -> None:
         self.state.invoices[invoice.id] = replace(copy.deepcopy(invoice), payments=None)
 
+    async def payment(self, payment_id: UUID) -> Payment:
+        payment = self.state.payments.get(payment_id)
+        if payment is None:
+            raise NotFoundError("payment", payment_id)
+        self.scope.require(payment.school_id, "payment", payment_id)
+        return payment
+
+    async def open_for_allocation(
+        self, student_id: UUID, currency: Currency, *, for_update: bool
+    ) -> list[Invoice]:
+        found = [
+            copy.deepcopy(i)
+            for i in self.state.invoices.values()
+            if i.student_id == student_id and i.currency == currency and i.status in OPEN_STATUSES
+        ]
+        return sorted(found, key=lambda i: (i.due_date, i.issued_at, i.id))
+
     async def add_payment(self, invoice: Invoice, payment: Payment) -> None:
         self.state.payments[payment.id] = payment
         self.state.invoices[invoice.id] = replace(copy.deepcopy(invoice), payments=None)
+
+    async def add_refund(self, invoice: Invoice, refund: Refund, payment: Payment) -> None:
+        self.state.refunds[refund.id] = refund
+        self.state.payments[payment.id] = replace(payment, refunds=None)
+        self.state.invoices[invoice.id] = replace(copy.deepcopy(invoice), payments=None)
+
+    async def add_credit_note(self, invoice: Invoice, note: CreditNote) -> None:
+        self.state.credit_notes[note.id] = note
+        self.state.invoices[invoice.id] = replace(
+            copy.deepcopy(invoice), payments=None, credit_notes=None
+        )
+
+
+class FakeCreditRepository(_Repository):
+    async def account(self, student: Student, currency: Currency) -> CreditAccount:
+        balance = self.state.credit_balances.get((student.id, currency.code), 0)
+        return CreditAccount(student.school_id, student.id, Money(balance, currency))
+
+    async def save(self, account: CreditAccount, currency: Currency) -> None:
+        self.state.credit_balances[(account.student_id, currency.code)] = account.balance.amount
+
+    async def add_entry(self, entry: CreditEntry) -> None:
+        self.state.credit_entries[entry.id] = entry
+
+    async def add_receipt(self, receipt: Receipt) -> None:
+        self.state.receipts[receipt.id] = receipt
+
+    async def add_payout(self, payout: CreditPayout) -> None:
+        self.state.payouts[payout.id] = payout
 
 
 class FakeApiKeyRepository(_Repository):

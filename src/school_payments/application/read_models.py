@@ -25,6 +25,20 @@ class InvoiceListView:
 
 
 @dataclass(frozen=True, slots=True)
+class CreditBalance:
+    """Credit a student holds in one currency (listed only while above zero)."""
+
+    currency: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreditBalances:
+    student_id: UUID
+    balances: list[CreditBalance]
+
+
+@dataclass(frozen=True, slots=True)
 class StatusCounts:
     pending: int = 0
     partially_paid: int = 0

@@ -8,12 +8,13 @@ entries per student and currency; its balance never goes below zero.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
+from school_payments.domain.entities import Payment
 from school_payments.domain.errors import InsufficientCreditError
 from school_payments.domain.money import Money
 
@@ -55,10 +56,15 @@ class Receipt:
     reference: str | None
     credited_to_balance: Money
     created_at: datetime
+    payments: tuple[Payment, ...] | None = field(default=None, compare=False)
+    """Its shares, one payment per invoice it paid, when they were loaded with it."""
 
     @property
     def currency(self) -> str:
         return self.amount.currency.code
+
+    def with_payments(self, payments: tuple[Payment, ...]) -> Receipt:
+        return replace(self, payments=payments)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,10 @@ class CreditPayout:
     reason: str | None
     reference: str | None
     created_at: datetime
+
+    @property
+    def currency(self) -> str:
+        return self.amount.currency.code
 
 
 @dataclass(frozen=True)

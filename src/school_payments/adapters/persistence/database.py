@@ -107,8 +107,10 @@ class SqlConnection:
                 raise DatabaseUnavailableError() from error
             raise
 
-    async def rows(self, statement: Executable) -> Sequence[Row[Any]]:
-        return (await self.execute(statement)).all()
+    async def rows(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        return (await self.execute(statement, parameters)).all()
 
     async def first(self, statement: Executable) -> Row[Any] | None:
         return (await self.execute(statement)).first()

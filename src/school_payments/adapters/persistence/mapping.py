@@ -146,3 +146,20 @@ async def row_in_scope(
 
 async def school_in_scope(sql: SqlConnection, scope: Scope, school_id: UUID) -> School:
     return record_from(School, await row_in_scope(sql, schools, scope, school_id, "school"))
+
+
+async def children_page(
+    sql: SqlConnection,
+    scope: Scope,
+    parent: tuple[Table, UUID, str],
+    children: tuple[Table, str, type[R]],
+    page: PageRequest,
+) -> Page[R]:
+    """A page of the records under one parent (a payment's refunds, an invoice's payments…);
+    a parent the scope may not see is reported missing, as if it did not exist."""
+    table, parent_id, resource = parent
+    child_table, foreign_key, record = children
+    await row_in_scope(sql, table, scope, parent_id, resource)
+    query = select(child_table).where(child_table.c[foreign_key] == parent_id)
+    rows = await sql.rows(page_query(query, child_table.c.id, page))
+    return page_of(rows, page, functools.partial(record_from, record))

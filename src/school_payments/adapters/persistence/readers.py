@@ -7,12 +7,13 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, select
+from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from school_payments.adapters.persistence.concepts import is_open
 from school_payments.adapters.persistence.database import Database
 from school_payments.adapters.persistence.mapping import (
+    children_page,
     page_of,
     page_query,
     record_from,
@@ -22,8 +23,10 @@ from school_payments.adapters.persistence.mapping import (
 )
 from school_payments.adapters.persistence.tables import (
     api_keys,
+    credit_notes,
     invoices,
     payments,
+    refunds,
     schools,
     students,
 )
@@ -33,13 +36,25 @@ from school_payments.application.pagination import Page, PageRequest
 from school_payments.domain.calendar import today_in
 from school_payments.domain.entities import (
     OPEN_STATUSES,
+    CreditNote,
     Invoice,
     InvoiceStatus,
     Payment,
+    Refund,
     School,
     Student,
 )
 from school_payments.domain.errors import NotFoundError
+
+
+def _of(table: Table, foreign_key: str) -> Select[Any]:
+    """A parent's records in creation order, with the parent's id bound as `:id`."""
+    return select(table).where(table.c[foreign_key] == bindparam("id")).order_by(table.c.id)
+
+
+_PAYMENTS_OF = _of(payments, "invoice_id")
+_CREDIT_NOTES_OF = _of(credit_notes, "invoice_id")
+_REFUNDS_OF = _of(refunds, "payment_id")
 
 
 def status_condition(status: InvoiceStatus, day: date) -> ColumnElement[bool]:
@@ -95,12 +110,15 @@ class SqlInvoiceReader:
         async with self._database.snapshot() as sql:
             row = await row_in_scope(sql, invoices, scope, invoice_id, "invoice")
             school = await school_in_scope(sql, scope, row.school_id)
-            found = await sql.rows(
-                select(payments).where(payments.c.invoice_id == invoice_id).order_by(payments.c.id)
-            )
-        return record_from(
-            Invoice, row, payments=tuple(record_from(Payment, p) for p in found)
-        ), school
+            found = await sql.rows(_PAYMENTS_OF, {"id": invoice_id})
+            notes = await sql.rows(_CREDIT_NOTES_OF, {"id": invoice_id})
+        invoice = record_from(
+            Invoice,
+            row,
+            payments=tuple(record_from(Payment, p) for p in found),
+            credit_notes=tuple(record_from(CreditNote, n) for n in notes),
+        )
+        return invoice, school
 
     async def list_for_student(
         self,
@@ -161,22 +179,21 @@ class SqlPaymentReader:
 
     async def get(self, scope: Scope, payment_id: UUID) -> Payment:
         async with self._database.snapshot() as sql:
-            return record_from(
-                Payment, await row_in_scope(sql, payments, scope, payment_id, "payment")
-            )
+            row = await row_in_scope(sql, payments, scope, payment_id, "payment")
+            found = await sql.rows(_REFUNDS_OF, {"id": payment_id})
+        return record_from(Payment, row, refunds=tuple(record_from(Refund, r) for r in found))
 
     async def list_for_invoice(
         self, scope: Scope, invoice_id: UUID, page: PageRequest
     ) -> Page[Payment]:
-        invoice = scoped(
-            select(invoices.c.id).where(invoices.c.id == invoice_id), invoices.c.school_id, scope
-        )
-        query = select(payments).where(payments.c.invoice_id == invoice_id)
         async with self._database.snapshot() as sql:
-            if await sql.first(invoice) is None:
-                raise NotFoundError("invoice", invoice_id)
-            rows = await sql.rows(page_query(query, payments.c.id, page))
-        return page_of(rows, page, partial(record_from, Payment))
+            return await children_page(
+                sql,
+                scope,
+                (invoices, invoice_id, "invoice"),
+                (payments, "invoice_id", Payment),
+                page,
+            )
 
 
 class SqlApiKeyReader:

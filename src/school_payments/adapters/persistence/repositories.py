@@ -6,12 +6,15 @@ request cost more CPU than PostgreSQL spent running them.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, delete, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from school_payments.adapters.persistence.concepts import is_open
 from school_payments.adapters.persistence.database import SqlConnection
 from school_payments.adapters.persistence.mapping import (
     record_from,
@@ -21,17 +24,24 @@ from school_payments.adapters.persistence.mapping import (
 from school_payments.adapters.persistence.projections import Figures, StudentBalanceProjection
 from school_payments.adapters.persistence.tables import (
     api_keys,
+    credit_balances,
+    credit_entries,
     credit_notes,
+    credit_payouts,
     invoices,
     payments,
+    receipts,
     refunds,
     schools,
     students,
 )
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
+from school_payments.domain.credit import CreditAccount, CreditEntry, CreditPayout, Receipt
+from school_payments.domain.currency import Currency
 from school_payments.domain.entities import CreditNote, Invoice, Payment, Refund, School, Student
 from school_payments.domain.errors import DuplicateExternalIdError
+from school_payments.domain.money import Money
 
 
 class LostUpdateError(RuntimeError):
@@ -39,7 +49,11 @@ class LostUpdateError(RuntimeError):
 
 
 _STUDENT_EXISTS = select(exists().where(students.c.school_id == bindparam("id")))
-_INVOICE_EXISTS = select(exists().where(invoices.c.student_id == bindparam("id")))
+_BILLING_HISTORY = select(
+    exists().where(invoices.c.student_id == bindparam("id"))
+    | exists().where(receipts.c.student_id == bindparam("id"))
+    | exists().where(credit_entries.c.student_id == bindparam("id"))
+)
 _STUDENTS_OF = select(students.c.id).where(students.c.school_id == bindparam("id"))
 _UPDATE_SCHOOL = update(schools).where(schools.c.id == bindparam("b_id"))
 _UPDATE_STUDENT = update(students).where(students.c.id == bindparam("b_id"))
@@ -49,6 +63,24 @@ _DELETE = {
 }
 _PAYMENTS_OF = (
     select(payments).where(payments.c.invoice_id == bindparam("id")).order_by(payments.c.id)
+)
+_REFUNDS_OF = select(refunds).where(refunds.c.invoice_id == bindparam("id")).order_by(refunds.c.id)
+_CREDIT_NOTES_OF = (
+    select(credit_notes)
+    .where(credit_notes.c.invoice_id == bindparam("id"))
+    .order_by(credit_notes.c.id)
+)
+# The order a student payment settles invoices in (contract): earliest due date, then earliest
+# issued, then creation order (ids are UUIDv7). Locked rows are taken in that same order by
+# every such payment, so two of them for one student never deadlock.
+_OPEN_FOR_ALLOCATION = (
+    select(invoices)
+    .where(
+        invoices.c.student_id == bindparam("student"),
+        invoices.c.currency == bindparam("currency"),
+        is_open(invoices.c.status),
+    )
+    .order_by(invoices.c.due_date, invoices.c.issued_at, invoices.c.id)
 )
 # Conditional on the state the invoice was loaded in: a write never lands on a changed row.
 _GUARDED_INVOICE_UPDATE = update(invoices).where(
@@ -129,8 +161,8 @@ class SqlStudentRepository:
     async def delete(self, student_id: UUID) -> None:
         await self._sql.execute(_DELETE[students], {"id": student_id})
 
-    async def has_invoices(self, student_id: UUID) -> bool:
-        return bool(await self._sql.scalar(_INVOICE_EXISTS, {"id": student_id}))
+    async def has_billing_history(self, student_id: UUID) -> bool:
+        return bool(await self._sql.scalar(_BILLING_HISTORY, {"id": student_id}))
 
     async def ids_in_school(self, school_id: UUID) -> list[UUID]:
         return [row.id for row in (await self._sql.execute(_STUDENTS_OF, {"id": school_id})).all()]
@@ -158,13 +190,47 @@ class SqlInvoiceRepository:
         row = await row_in_scope(
             self._sql, invoices, self._scope, invoice_id, "invoice", for_update=for_update
         )
-        found: tuple[Payment, ...] | None = None
-        if with_payments:
-            rows = (await self._sql.execute(_PAYMENTS_OF, {"id": invoice_id})).all()
-            found = tuple(record_from(Payment, r) for r in rows)
-        invoice = record_from(Invoice, row, payments=found)
+        if not with_payments:
+            invoice = record_from(Invoice, row)
+        else:
+            invoice = record_from(
+                Invoice,
+                row,
+                payments=await self._payments_with_refunds(invoice_id),
+                credit_notes=tuple(
+                    record_from(CreditNote, note)
+                    for note in await self._sql.rows(_CREDIT_NOTES_OF, {"id": invoice_id})
+                ),
+            )
         self._loaded[invoice.id] = Figures.of(invoice)
         return invoice
+
+    async def _payments_with_refunds(self, invoice_id: UUID) -> tuple[Payment, ...]:
+        by_payment: dict[UUID, list[Refund]] = defaultdict(list)
+        for row in await self._sql.rows(_REFUNDS_OF, {"id": invoice_id}):
+            by_payment[row.payment_id].append(record_from(Refund, row))
+        return tuple(
+            record_from(Payment, row, refunds=tuple(by_payment[row.id]))
+            for row in await self._sql.rows(_PAYMENTS_OF, {"id": invoice_id})
+        )
+
+    async def payment(self, payment_id: UUID) -> Payment:
+        row = await row_in_scope(self._sql, payments, self._scope, payment_id, "payment")
+        return record_from(Payment, row)
+
+    async def open_for_allocation(
+        self, student_id: UUID, currency: Currency, *, for_update: bool
+    ) -> list[Invoice]:
+        query = _OPEN_FOR_ALLOCATION.with_for_update() if for_update else _OPEN_FOR_ALLOCATION
+        found = [
+            record_from(Invoice, row)
+            for row in await self._sql.rows(
+                query, {"student": student_id, "currency": currency.code}
+            )
+        ]
+        for invoice in found:
+            self._loaded[invoice.id] = Figures.of(invoice)
+        return found
 
     async def update(self, invoice: Invoice) -> None:
         before = self._loaded[invoice.id]
@@ -245,3 +311,58 @@ class SqlApiKeyRepository:
 
     async def update(self, key: ApiKey) -> None:
         await self._sql.execute(_UPDATE_KEY, {"b_id": key.id, "revoked_at": key.revoked_at})
+
+
+_BALANCE_ROW = select(credit_balances.c.balance).where(
+    credit_balances.c.student_id == bindparam("student"),
+    credit_balances.c.currency == bindparam("currency"),
+)
+_NEW_BALANCE_ROW = {
+    # Both dialects spell "insert unless it exists" the same way, through their own insert().
+    dialect: module.insert(credit_balances).on_conflict_do_nothing(
+        index_elements=["student_id", "currency"]
+    )
+    for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_SAVE_BALANCE = update(credit_balances).where(
+    credit_balances.c.student_id == bindparam("b_student"),
+    credit_balances.c.currency == bindparam("b_currency"),
+)
+
+
+class SqlCreditRepository:
+    """Receipts, payouts and credit entries, with each student's balance row per currency."""
+
+    def __init__(self, sql: SqlConnection) -> None:
+        self._sql = sql
+
+    async def account(self, student: Student, currency: Currency) -> CreditAccount:
+        key = {"student": student.id, "currency": currency.code}
+        await self._sql.execute(
+            _NEW_BALANCE_ROW[self._sql.dialect],
+            {"student_id": student.id, "currency": currency.code, "school_id": student.school_id},
+        )
+        balance = await self._sql.scalar(_BALANCE_ROW.with_for_update(), key)
+        return CreditAccount(student.school_id, student.id, Money(int(balance), currency))
+
+    async def save(self, account: CreditAccount, currency: Currency) -> None:
+        await self._sql.execute(
+            _SAVE_BALANCE,
+            {
+                "b_student": account.student_id,
+                "b_currency": currency.code,
+                "balance": account.balance.amount,
+            },
+        )
+
+    async def add_entry(self, entry: CreditEntry) -> None:
+        values = record_values(credit_entries, entry)
+        await self._sql.execute(
+            insert(credit_entries), values | {"direction": entry.direction.value}
+        )
+
+    async def add_receipt(self, receipt: Receipt) -> None:
+        await self._sql.execute(insert(receipts), record_values(receipts, receipt))
+
+    async def add_payout(self, payout: CreditPayout) -> None:
+        await self._sql.execute(insert(credit_payouts), record_values(credit_payouts, payout))

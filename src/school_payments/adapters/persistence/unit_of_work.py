@@ -10,6 +10,7 @@ from school_payments.adapters.persistence.database import Database, SqlConnectio
 from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyRecorder
 from school_payments.adapters.persistence.repositories import (
     SqlApiKeyRepository,
+    SqlCreditRepository,
     SqlInvoiceRepository,
     SqlSchoolRepository,
     SqlStudentRepository,
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
         self.schools = SqlSchoolRepository(sql, self._scope)
         self.students = SqlStudentRepository(sql, self._scope)
         self.invoices = SqlInvoiceRepository(sql, self._scope)
+        self.credit = SqlCreditRepository(sql)
         self.api_keys = SqlApiKeyRepository(sql, self._scope)
         self.idempotency = SqlIdempotencyRecorder(sql, self._clock)
         return self

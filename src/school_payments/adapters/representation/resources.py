@@ -34,14 +34,29 @@ def _currency_code(value: Any) -> Any:
     return value.code if isinstance(value, Currency) else value
 
 
+def _figure(value: Any) -> Any:
+    # A figure the record does not hold yet (None) is zero: nothing refunded, nothing credited.
+    return 0 if value is None else _minor_units(value)
+
+
 MinorUnits = Annotated[
     int,
     BeforeValidator(_minor_units),
     Field(description="an integer of the currency's minor unit (150000 MXN is 1,500.00 MXN)"),
 ]
+Figure = Annotated[
+    int,
+    BeforeValidator(_figure),
+    Field(description="a sum in the currency's minor unit, 0 when there is none"),
+]
 CurrencyCode = Annotated[
     str, BeforeValidator(_currency_code), Field(description="ISO 4217 alphabetic code")
 ]
+
+
+def loaded(records: Any) -> Any:
+    """A collection loaded with its record (None: not loaded, shown as empty)."""
+    return () if records is None else records
 
 
 class Listing(ResponseModel, Generic[ItemT]):
@@ -79,6 +94,31 @@ class StudentOut(ResponseModel):
     archived_at: datetime | None
 
 
+class RefundOut(ResponseModel):
+    id: UUID
+    payment_id: UUID
+    invoice_id: UUID
+    student_id: UUID
+    school_id: UUID
+    amount: MinorUnits
+    currency: CurrencyCode
+    reason: str | None
+    refunded_at: datetime
+    created_at: datetime
+
+
+class CreditNoteOut(ResponseModel):
+    id: UUID
+    invoice_id: UUID
+    student_id: UUID
+    school_id: UUID
+    amount: MinorUnits
+    currency: CurrencyCode
+    reason: str
+    issued_at: datetime
+    created_at: datetime
+
+
 class PaymentOut(ResponseModel):
     id: UUID
     invoice_id: UUID
@@ -90,6 +130,16 @@ class PaymentOut(ResponseModel):
     method: PaymentMethod
     reference: str | None
     created_at: datetime
+    amount_refunded: Figure
+    receipt_id: UUID | None = Field(
+        description="the student payment this payment is a share of (null: paid on its own)"
+    )
+
+
+class PaymentWithRefundsOut(PaymentOut):
+    """One payment (not a list item): with its refunds, in creation order."""
+
+    refunds: Annotated[list[RefundOut], BeforeValidator(loaded)]
 
 
 class _InvoiceOnDay:
@@ -113,8 +163,9 @@ class InvoiceOut(ResponseModel):
     description: str
     currency: CurrencyCode
     amount: MinorUnits
-    amount_paid: MinorUnits
-    amount_remaining: MinorUnits
+    amount_paid: MinorUnits = Field(description="what it holds: its payments net of refunds")
+    amount_credited: Figure = Field(description="what its credit notes forgave")
+    amount_remaining: MinorUnits = Field(description="amount − credited − paid, never below 0")
     status: InvoiceStatus
     due_date: date
     days_overdue: int
@@ -136,14 +187,11 @@ class InvoiceOut(ResponseModel):
         return value
 
 
-def _loaded(payments: Any) -> Any:
-    return () if payments is None else payments
-
-
 class InvoiceWithPaymentsOut(InvoiceOut):
-    """One invoice (not a list item): with its payments, in creation order."""
+    """One invoice (not a list item): with its payments and credit notes, in creation order."""
 
-    payments: Annotated[list[PaymentOut], BeforeValidator(_loaded)]
+    payments: Annotated[list[PaymentOut], BeforeValidator(loaded)]
+    credit_notes: Annotated[list[CreditNoteOut], BeforeValidator(loaded)]
 
 
 class ApiKeyOut(ResponseModel):

@@ -21,9 +21,11 @@ from school_payments.adapters.web.middleware import (
 )
 from school_payments.adapters.web.routers import (
     api_keys,
+    credit,
     invoices,
     operations,
     payments,
+    refunds,
     schools,
     statements,
     students,
@@ -96,7 +98,17 @@ def create_api(
     app.state.services = services
     app.openapi = lambda: _openapi_with_bearer_auth(app)  # type: ignore[method-assign]
     problems.install(app)
-    for module in (schools, students, invoices, payments, statements, api_keys, operations):
+    for module in (
+        schools,
+        students,
+        invoices,
+        payments,
+        refunds,
+        credit,
+        statements,
+        api_keys,
+        operations,
+    ):
         app.include_router(module.router)
     # Added innermost first: observability wraps everything, including 401s and 413s.
     app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)

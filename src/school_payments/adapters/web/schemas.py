@@ -78,6 +78,33 @@ class PaymentCreate(RequestBody):
     reference: Text(200) | None = None  # type: ignore[valid-type]
 
 
+class RefundCreate(RequestBody):
+    amount: Amount | None = None
+    reason: Text(500) | None = None  # type: ignore[valid-type]
+    refunded_at: Timestamp | None = None
+
+
+class CreditNoteCreate(RequestBody):
+    amount: Amount
+    reason: Text(500)  # type: ignore[valid-type]
+    issued_at: Timestamp | None = None
+
+
+class StudentPaymentCreate(RequestBody):
+    amount: Amount
+    currency: CurrencyCode
+    method: PaymentMethod
+    paid_at: Timestamp | None = None
+    reference: Text(200) | None = None  # type: ignore[valid-type]
+
+
+class PayoutCreate(RequestBody):
+    amount: Amount
+    currency: CurrencyCode
+    reason: Text(500) | None = None  # type: ignore[valid-type]
+    reference: Text(255) | None = None  # type: ignore[valid-type]
+
+
 # -- responses of the web adapter's own (resources and statements: adapters/representation)
 
 

@@ -6,6 +6,14 @@ from dataclasses import dataclass
 
 from school_payments.application.authentication import Authenticator
 from school_payments.application.commands.api_keys import CreateApiKeyHandler, RevokeApiKeyHandler
+from school_payments.application.commands.corrections import (
+    IssueCreditNoteHandler,
+    RefundPaymentHandler,
+)
+from school_payments.application.commands.credit import (
+    PayOutCreditHandler,
+    RecordStudentPaymentHandler,
+)
 from school_payments.application.commands.invoices import (
     CancelInvoiceHandler,
     IssueInvoiceHandler,
@@ -27,8 +35,11 @@ from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.readers import DatabaseProbe
 from school_payments.application.queries.resources import (
     ApiKeyQueries,
+    CreditNoteQueries,
+    CreditQueries,
     InvoiceQueries,
     PaymentQueries,
+    RefundQueries,
     SchoolQueries,
     StudentQueries,
 )
@@ -47,6 +58,10 @@ class CommandHandlers:
     revise_invoice: ReviseInvoiceHandler
     cancel_invoice: CancelInvoiceHandler
     record_payment: RecordPaymentHandler
+    refund_payment: RefundPaymentHandler
+    issue_credit_note: IssueCreditNoteHandler
+    record_student_payment: RecordStudentPaymentHandler
+    pay_out_credit: PayOutCreditHandler
     create_api_key: CreateApiKeyHandler
     revoke_api_key: RevokeApiKeyHandler
 
@@ -57,6 +72,9 @@ class QueryHandlers:
     students: StudentQueries
     invoices: InvoiceQueries
     payments: PaymentQueries
+    refunds: RefundQueries
+    credit_notes: CreditNoteQueries
+    credit: CreditQueries
     api_keys: ApiKeyQueries
     statements: StatementQueries
 

@@ -10,6 +10,16 @@ from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
 from school_payments.application.ports.idempotency_store import Created, IdempotencyClaim
 from school_payments.application.ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from school_payments.domain.money import Money
+
+
+def money_log(amount: Money) -> dict[str, object]:
+    """Log fields of an amount: the machine figure, and how a person reads it."""
+    return {
+        "amount": amount.amount,
+        "currency": amount.currency.code,
+        "amount_formatted": amount.formatted(),
+    }
 
 
 async def commit(uow: UnitOfWork, result: object, claim: IdempotencyClaim | None) -> None:

@@ -93,7 +93,7 @@ class RemoveStudentHandler(WriteHandler):
             # Locked so that an invoice issued concurrently either lands first (and we archive)
             # or finds the student gone.
             student = await uow.students.get(command.student_id, for_update=True)
-            if await uow.students.has_invoices(student.id):
+            if await uow.students.has_billing_history(student.id):
                 student.archive(self._clock.now())
                 await uow.students.update(student)
                 outcome = Removal.ARCHIVED

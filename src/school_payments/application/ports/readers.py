@@ -9,8 +9,21 @@ from uuid import UUID
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
 from school_payments.application.pagination import Page, PageRequest
-from school_payments.application.read_models import SchoolStatement, StudentStatement
-from school_payments.domain.entities import Invoice, InvoiceStatus, Payment, School, Student
+from school_payments.application.read_models import (
+    CreditBalance,
+    SchoolStatement,
+    StudentStatement,
+)
+from school_payments.domain.credit import CreditEntry, CreditPayout, Receipt
+from school_payments.domain.entities import (
+    CreditNote,
+    Invoice,
+    InvoiceStatus,
+    Payment,
+    Refund,
+    School,
+    Student,
+)
 
 
 class SchoolReader(Protocol):
@@ -70,6 +83,42 @@ class PaymentReader(Protocol):
     async def list_for_invoice(
         self, scope: Scope, invoice_id: UUID, page: PageRequest
     ) -> Page[Payment]: ...
+
+
+class RefundReader(Protocol):
+    """Refunds as the scope sees them."""
+
+    async def get(self, scope: Scope, refund_id: UUID) -> Refund: ...
+
+    async def list_for_payment(
+        self, scope: Scope, payment_id: UUID, page: PageRequest
+    ) -> Page[Refund]: ...
+
+
+class CreditNoteReader(Protocol):
+    """Credit notes as the scope sees them."""
+
+    async def get(self, scope: Scope, credit_note_id: UUID) -> CreditNote: ...
+
+    async def list_for_invoice(
+        self, scope: Scope, invoice_id: UUID, page: PageRequest
+    ) -> Page[CreditNote]: ...
+
+
+class CreditReader(Protocol):
+    """Receipts (with their payments), credit balances, entries and payouts of the scope."""
+
+    async def receipt(self, scope: Scope, receipt_id: UUID) -> Receipt: ...
+
+    async def balances(self, scope: Scope, student_id: UUID) -> list[CreditBalance]:
+        """Currencies with a balance above zero, by code."""
+        ...
+
+    async def entries(
+        self, scope: Scope, student_id: UUID, page: PageRequest
+    ) -> Page[CreditEntry]: ...
+
+    async def payout(self, scope: Scope, payout_id: UUID) -> CreditPayout: ...
 
 
 class ApiKeyReader(Protocol):

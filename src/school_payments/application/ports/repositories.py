@@ -6,7 +6,16 @@ from typing import Protocol
 from uuid import UUID
 
 from school_payments.application.api_keys import ApiKey
-from school_payments.domain.entities import Invoice, Payment, School, Student
+from school_payments.domain.credit import CreditAccount, CreditEntry, CreditPayout, Receipt
+from school_payments.domain.currency import Currency
+from school_payments.domain.entities import (
+    CreditNote,
+    Invoice,
+    Payment,
+    Refund,
+    School,
+    Student,
+)
 
 
 class SchoolRepository(Protocol):
@@ -38,7 +47,10 @@ class StudentRepository(Protocol):
 
     async def delete(self, student_id: UUID) -> None: ...
 
-    async def has_invoices(self, student_id: UUID) -> bool: ...
+    async def has_billing_history(self, student_id: UUID) -> bool:
+        """Whether any invoice, receipt or credit entry names the student (then it is archived
+        instead of deleted)."""
+        ...
 
     async def ids_in_school(self, school_id: UUID) -> list[UUID]: ...
 
@@ -51,7 +63,20 @@ class InvoiceRepository(Protocol):
     async def get(
         self, invoice_id: UUID, *, for_update: bool = False, with_payments: bool = False
     ) -> Invoice:
-        """With `for_update`, no other transaction can change the invoice until this one ends."""
+        """With `for_update`, no other transaction can change the invoice until this one ends;
+        `with_payments` loads its payments (with their refunds) and its credit notes."""
+        ...
+
+    async def payment(self, payment_id: UUID) -> Payment:
+        """A payment of the scope, read now (call it again after locking its invoice)."""
+        ...
+
+    async def open_for_allocation(
+        self, student_id: UUID, currency: Currency, *, for_update: bool
+    ) -> list[Invoice]:
+        """The student's open invoices in `currency`, earliest due date first, then earliest
+        issued, then created: the order a student payment pays them in. Locked, in that order,
+        with `for_update`."""
         ...
 
     async def update(self, invoice: Invoice) -> None:
@@ -61,6 +86,33 @@ class InvoiceRepository(Protocol):
     async def add_payment(self, invoice: Invoice, payment: Payment) -> None:
         """Stores the payment and the invoice's new paid amount and state, or neither."""
         ...
+
+    async def add_refund(self, invoice: Invoice, refund: Refund, payment: Payment) -> None:
+        """Stores the refund, the payment's refunded amount and the invoice's figures."""
+        ...
+
+    async def add_credit_note(self, invoice: Invoice, note: CreditNote) -> None:
+        """Stores the credit note and the invoice's credited amount and state."""
+        ...
+
+
+class CreditRepository(Protocol):
+    """Student payments (receipts), credit accounts, their entries and payouts."""
+
+    async def account(self, student: Student, currency: Currency) -> CreditAccount:
+        """The student's credit in `currency` (0 if never held), locked until the transaction
+        ends: concurrent debits wait, so none can overdraw it."""
+        ...
+
+    async def save(self, account: CreditAccount, currency: Currency) -> None: ...
+
+    async def add_entry(self, entry: CreditEntry) -> None: ...
+
+    async def add_receipt(self, receipt: Receipt) -> None:
+        """Stores a receipt; its payments are stored after it, through the invoices."""
+        ...
+
+    async def add_payout(self, payout: CreditPayout) -> None: ...
 
 
 class ApiKeyRepository(Protocol):

@@ -7,6 +7,7 @@ from school_payments.application.caller import Scope
 from school_payments.application.ports.idempotency_store import IdempotencyRecorder
 from school_payments.application.ports.repositories import (
     ApiKeyRepository,
+    CreditRepository,
     InvoiceRepository,
     SchoolRepository,
     StudentRepository,
@@ -24,6 +25,9 @@ class UnitOfWork(Protocol):
 
     @property
     def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def credit(self) -> CreditRepository: ...
 
     @property
     def api_keys(self) -> ApiKeyRepository: ...

@@ -1,4 +1,5 @@
-"""Reads of single resources and their lists: schools, students, invoices, payments, API keys."""
+"""Reads of single resources and their lists: schools, students, invoices, payments, refunds,
+credit notes, receipts and credit, API keys."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ from school_payments.application.pagination import Page, PageRequest
 from school_payments.application.ports.clock import Clock
 from school_payments.application.ports.readers import (
     ApiKeyReader,
+    CreditNoteReader,
+    CreditReader,
     InvoiceReader,
     PaymentReader,
+    RefundReader,
     SchoolReader,
     StudentReader,
 )
-from school_payments.application.read_models import InvoiceListView, InvoiceView
-from school_payments.domain.entities import InvoiceStatus, Payment, School, Student
+from school_payments.application.read_models import CreditBalances, InvoiceListView, InvoiceView
+from school_payments.domain.credit import CreditEntry, CreditPayout, Receipt
+from school_payments.domain.entities import (
+    CreditNote,
+    InvoiceStatus,
+    Payment,
+    Refund,
+    School,
+    Student,
+)
 
 
 class SchoolQueries:
@@ -106,6 +118,57 @@ class PaymentQueries:
         self, caller: Caller, invoice_id: UUID, page: PageRequest
     ) -> Page[Payment]:
         return await self._reader.list_for_invoice(caller.scope, invoice_id, page)
+
+
+class RefundQueries:
+    """Refunds the caller may see."""
+
+    def __init__(self, reader: RefundReader) -> None:
+        self._reader = reader
+
+    async def get(self, caller: Caller, refund_id: UUID) -> Refund:
+        return await self._reader.get(caller.scope, refund_id)
+
+    async def list_for_payment(
+        self, caller: Caller, payment_id: UUID, page: PageRequest
+    ) -> Page[Refund]:
+        return await self._reader.list_for_payment(caller.scope, payment_id, page)
+
+
+class CreditNoteQueries:
+    """Credit notes the caller may see."""
+
+    def __init__(self, reader: CreditNoteReader) -> None:
+        self._reader = reader
+
+    async def get(self, caller: Caller, credit_note_id: UUID) -> CreditNote:
+        return await self._reader.get(caller.scope, credit_note_id)
+
+    async def list_for_invoice(
+        self, caller: Caller, invoice_id: UUID, page: PageRequest
+    ) -> Page[CreditNote]:
+        return await self._reader.list_for_invoice(caller.scope, invoice_id, page)
+
+
+class CreditQueries:
+    """Receipts, credit balances, their entries and payouts of students the caller may see."""
+
+    def __init__(self, reader: CreditReader) -> None:
+        self._reader = reader
+
+    async def receipt(self, caller: Caller, receipt_id: UUID) -> Receipt:
+        return await self._reader.receipt(caller.scope, receipt_id)
+
+    async def balances(self, caller: Caller, student_id: UUID) -> CreditBalances:
+        return CreditBalances(student_id, await self._reader.balances(caller.scope, student_id))
+
+    async def entries(
+        self, caller: Caller, student_id: UUID, page: PageRequest
+    ) -> Page[CreditEntry]:
+        return await self._reader.entries(caller.scope, student_id, page)
+
+    async def payout(self, caller: Caller, payout_id: UUID) -> CreditPayout:
+        return await self._reader.payout(caller.scope, payout_id)
 
 
 class ApiKeyQueries:

@@ -4,7 +4,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from school_payments.adapters.observability import metrics
-from school_payments.adapters.representation.resources import Listing, PaymentOut
+from school_payments.adapters.representation.resources import (
+    Listing,
+    PaymentOut,
+    PaymentWithRefundsOut,
+)
 from school_payments.adapters.web.creating import create
 from school_payments.adapters.web.requests import (
     CallerDep,
@@ -27,12 +31,14 @@ router = APIRouter(prefix="/api/v1", tags=["payments"])
 @router.post(
     "/invoices/{invoice_id}/payments",
     status_code=201,
-    response_model=PaymentOut,
+    response_model=PaymentWithRefundsOut,
     responses=problems(400, 404, 409, 413, 422),
     openapi_extra=body(PaymentCreate),
     description=(
         "Refusals in this order: 404, `invoice_not_payable`, `currency_mismatch`,"
-        " `payment_exceeds_remaining`. Safe under any number of concurrent requests."
+        " `payment_exceeds_remaining`, and for `method: credit` `insufficient_credit` (a"
+        " payment from credit is made now: no `paid_at`). Safe under any number of concurrent"
+        " requests."
     ),
 )
 async def record_payment(
@@ -60,15 +66,15 @@ async def record_payment(
         services,
         body=data,
         act=record,
-        shape=PaymentOut.of,
+        shape=PaymentWithRefundsOut.of,
         location=lambda payment: f"/api/v1/payments/{payment.id}",
     )
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentOut, responses=problems(404))
+@router.get("/payments/{payment_id}", response_model=PaymentWithRefundsOut, responses=problems(404))
 async def get_payment(payment_id: str, caller: CallerDep, services: ServicesDep) -> Response:
     payment = await services.queries.payments.get(caller, path_id(payment_id, "payment"))
-    return JsonResponse(PaymentOut.of(payment))
+    return JsonResponse(PaymentWithRefundsOut.of(payment))
 
 
 @router.get(
