@@ -17,11 +17,13 @@ from pydantic import AliasChoices, AliasPath, BeforeValidator, Field
 from school_payments.adapters.representation.json import ResponseModel, dumps
 from school_payments.adapters.representation.resources import (
     CurrencyCode,
+    Figure,
     InvoiceOut,
     Listing,
     MinorUnits,
     SchoolOut,
     StudentOut,
+    loaded,
 )
 from school_payments.application.read_models import SchoolStatement, StudentStatement
 from school_payments.domain.entities import PaymentMethod, StudentStatus
@@ -104,17 +106,6 @@ class StatementSchool(ResponseModel):
     timezone: str
 
 
-def _loaded(records: Any) -> Any:
-    """A collection that was not loaded reads as empty."""
-    return () if records is None else records
-
-
-def _figure(name: str) -> Any:
-    """An invoice's or payment's figure read through its property (never None, unlike the
-    attribute of a record that predates it), or by its name from JSON."""
-    return Field(validation_alias=AliasChoices(name, f"amount_{name}"))
-
-
 class StatementRefundOut(ResponseModel):
     id: UUID
     amount: MinorUnits
@@ -128,8 +119,8 @@ class StatementPaymentOut(ResponseModel):
     paid_at: datetime
     method: PaymentMethod
     reference: str | None
-    amount_refunded: Annotated[MinorUnits, _figure("refunded")]
-    refunds: Annotated[list[StatementRefundOut], BeforeValidator(_loaded)] = Field(
+    amount_refunded: Figure
+    refunds: Annotated[list[StatementRefundOut], BeforeValidator(loaded)] = Field(
         description="made by the statement's cut-off, in creation order"
     )
 
@@ -144,9 +135,8 @@ class StatementCreditNoteOut(ResponseModel):
 class StatementInvoiceOut(InvoiceOut):
     """An invoice line: its figures, payments and credit notes as of the statement's day."""
 
-    amount_credited: Annotated[MinorUnits, _figure("credited")]
     payments: list[StatementPaymentOut]
-    credit_notes: Annotated[list[StatementCreditNoteOut], BeforeValidator(_loaded)]
+    credit_notes: Annotated[list[StatementCreditNoteOut], BeforeValidator(loaded)]
 
 
 _SNAPSHOT_ID = Field(
