@@ -41,6 +41,7 @@ from school_payments.adapters.persistence.readers import (
     SqlSchoolReader,
     SqlStudentReader,
 )
+from school_payments.adapters.persistence.reconcile import CHECKS as RECONCILE_CHECKS
 from school_payments.adapters.persistence.reconcile import Discrepancy
 from school_payments.adapters.persistence.reconcile import reconcile as reconcile_database
 from school_payments.adapters.persistence.seed import SeedPlan, SeedReport
@@ -321,6 +322,13 @@ def reconcile(settings: Settings) -> list[Discrepancy]:
         log.error(
             "reconciliation discrepancy",
             extra={"check": item.check, "subject": item.subject, **item.detail},
+        )
+    for check in RECONCILE_CHECKS:
+        count = sum(1 for item in found if item.check == check)
+        log.log(
+            logging.ERROR if count else logging.INFO,
+            "reconciliation check",
+            extra={"check": check, "discrepancies": count, "ok": count == 0},
         )
     log.info("reconciliation finished", extra={"discrepancies": len(found)})
     return found
