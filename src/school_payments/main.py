@@ -302,6 +302,9 @@ def seed(
             "students": report.students,
             "invoices": report.invoices,
             "payments": report.payments,
+            "refunds": report.refunds,
+            "credit_notes": report.credit_notes,
+            "credit_entries": report.credit_entries,
         },
     )
     return report
