@@ -42,6 +42,7 @@ from school_payments.adapters.persistence.readers import (
     SqlStudentReader,
     SqlStudentSchools,
 )
+from school_payments.adapters.persistence.reconcile import CHECKS as RECONCILE_CHECKS
 from school_payments.adapters.persistence.reconcile import Discrepancy
 from school_payments.adapters.persistence.reconcile import reconcile as reconcile_database
 from school_payments.adapters.persistence.schema import SqlSchemaProbe
@@ -350,6 +351,9 @@ def seed(
             "students": report.students,
             "invoices": report.invoices,
             "payments": report.payments,
+            "refunds": report.refunds,
+            "credit_notes": report.credit_notes,
+            "credit_entries": report.credit_entries,
         },
     )
     return report
@@ -370,6 +374,13 @@ def reconcile(settings: Settings) -> list[Discrepancy]:
         log.error(
             "reconciliation discrepancy",
             extra={"check": item.check, "subject": item.subject, **item.detail},
+        )
+    for check in RECONCILE_CHECKS:
+        count = sum(1 for item in found if item.check == check)
+        log.log(
+            logging.ERROR if count else logging.INFO,
+            "reconciliation check",
+            extra={"check": check, "discrepancies": count, "ok": count == 0},
         )
     log.info("reconciliation finished", extra={"discrepancies": len(found)})
     return found

@@ -85,13 +85,16 @@ def _totals(invoices: Sequence[Invoice], **extra: Any) -> list[CurrencyTotals]:
         found.append(
             CurrencyTotals(
                 code,
-                invoiced,
-                paid,
-                invoiced - paid,
-                0,
-                len(mine),
-                StatusCounts(pending=len(mine)),
-                Aging(current=invoiced - paid),
+                invoiced=invoiced,
+                credited=0,
+                paid=paid,
+                outstanding=invoiced - paid,
+                overdue=0,
+                invoice_count=len(mine),
+                credit_balance=0,
+                status_counts=StatusCounts(pending=len(mine)),
+                aging=Aging(current=invoiced - paid),
+                refunded=0,
                 **extra,
             )
         )
@@ -334,7 +337,7 @@ def test_a_description_with_commas_quotes_and_line_breaks_survives_the_csv() -> 
 def _school_json(lines: list[StudentLine], next_after: Any = None) -> bytes:
     school = a_school(name="Escola Müller")
     totals = [
-        CurrencyTotals("MXN", 300, 100, 200, 0, 2, StatusCounts(), Aging(current=200), 1),
+        CurrencyTotals("MXN", 300, 0, 100, 200, 0, 2, 0, StatusCounts(), Aging(current=200), 0, 1),
     ]
     statement = SchoolStatement(school, TODAY, NOW, totals, Page(lines, next_after))
     return JsonStatementRenderer().school(statement)
@@ -349,8 +352,8 @@ def test_the_school_csv_has_a_line_per_student_and_currency() -> None:
             StudentLine(
                 with_two,
                 [
-                    StudentTotals("JPY", 5_000, 0, 5_000, 5_000, 1),
-                    StudentTotals("MXN", 300, 100, 200, 0, 2),
+                    StudentTotals("JPY", 5_000, 0, 0, 5_000, 5_000, 1, 0),
+                    StudentTotals("MXN", 300, 0, 100, 200, 0, 2, 0),
                 ],
             ),
             StudentLine(without, []),
@@ -516,7 +519,7 @@ def test_cancelled_invoices_are_named_beside_the_count(tmp_path: Path) -> None:
     cancelled = a_cancelled_invoice(student)
     totals = [
         CurrencyTotals(
-            "MXN", 80_000, 0, 80_000, 0, 2, StatusCounts(pending=1, cancelled=1), Aging()
+            "MXN", 80_000, 0, 0, 80_000, 0, 2, 0, StatusCounts(pending=1, cancelled=1), Aging(), 0
         )
     ]
     statement = StudentStatement(student, school, TODAY, NOW, totals, [kept, cancelled])
@@ -547,7 +550,7 @@ def test_the_school_pdf_lists_the_page_of_students(tmp_path: Path) -> None:
     ]
     body = _school_json(
         [
-            StudentLine(students[0], [StudentTotals("MXN", 300, 100, 200, 0, 2)]),
+            StudentLine(students[0], [StudentTotals("MXN", 300, 0, 100, 200, 0, 2, 0)]),
             StudentLine(students[1], []),
         ],
         next_after=new_id(),

@@ -68,10 +68,16 @@ class StudentTotals:
 
     currency: str
     invoiced: int
+    credited: int
+    """Σ the credit notes of its uncancelled invoices (forgiven, not paid)."""
     paid: int
+    """Net of refunds."""
     outstanding: int
+    """Σ what each uncancelled invoice still owes (invoiced − credited − paid, each line ≥ 0)."""
     overdue: int
     invoice_count: int
+    credit_balance: int
+    """Credit held for the student(s) in this currency: owed to the payer, not subtracted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,8 @@ class CurrencyTotals(StudentTotals):
 
     status_counts: StatusCounts
     aging: Aging
+    refunded: int
+    """Σ the refunds of its uncancelled invoices' payments (for information: `paid` is net)."""
     student_count: int | None = None
     """Students with at least one invoice in this currency (school statements only)."""
 
@@ -92,8 +100,8 @@ class StudentStatement:
     generated_at: datetime
     totals: list[CurrencyTotals]
     invoices: list[Invoice]
-    """The invoices issued by the cut-off (every one, or the page `lines` asked for), with
-    figures and payments as of that day."""
+    """The invoices issued by the cut-off (every one, or the page `lines` asked for), with their
+    figures, payments (and their refunds) and credit notes as of that day."""
     lines: LinesRequest | None = None
     """The page of lines asked for; None: every line."""
     next_line_after: UUID | None = None

@@ -12,17 +12,19 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AliasChoices, AliasPath, Field
+from pydantic import AliasChoices, AliasPath, BeforeValidator, Field
 
 from school_payments.adapters.representation.cursors import encode_lines_cursor
 from school_payments.adapters.representation.json import ResponseModel, dumps
 from school_payments.adapters.representation.resources import (
     CurrencyCode,
+    Figure,
     InvoiceOut,
     Listing,
     MinorUnits,
     SchoolOut,
     StudentOut,
+    loaded,
 )
 from school_payments.application.read_models import SchoolStatement, StudentStatement
 from school_payments.domain.entities import PaymentMethod, StudentStatus
@@ -71,17 +73,26 @@ class AgingOut(ResponseModel):
 
 
 class StudentTotalsOut(ResponseModel):
-    """One currency's figures; amounts of different currencies are never added together."""
+    """One currency's figures; amounts of different currencies are never added together.
+    Cancelled invoices, their credit notes and their payments' refunds count in none."""
 
     currency: CurrencyCode
     invoiced: MinorUnits
-    paid: MinorUnits
-    outstanding: MinorUnits = Field(description="invoiced − paid")
+    credited: MinorUnits = Field(description="Σ credit notes: forgiven, not paid")
+    paid: MinorUnits = Field(description="net of refunds")
+    outstanding: MinorUnits = Field(
+        description="invoiced − credited − paid: Σ each invoice's amount_remaining (never below 0)"
+    )
     overdue: MinorUnits = Field(description="the outstanding amount of invoices read OVERDUE")
     invoice_count: int
+    credit_balance: MinorUnits = Field(
+        description="credit held in this currency: owed to the payer, not subtracted from"
+        " outstanding"
+    )
 
 
 class CurrencyTotalsOut(StudentTotalsOut):
+    refunded: MinorUnits = Field(description="Σ refunds, for information (paid is already net)")
     status_counts: StatusCountsOut
     aging: AgingOut
 
@@ -96,16 +107,37 @@ class StatementSchool(ResponseModel):
     timezone: str
 
 
+class StatementRefundOut(ResponseModel):
+    id: UUID
+    amount: MinorUnits
+    reason: str | None
+    refunded_at: datetime
+
+
 class StatementPaymentOut(ResponseModel):
     id: UUID
     amount: MinorUnits
     paid_at: datetime
     method: PaymentMethod
     reference: str | None
+    amount_refunded: Figure
+    refunds: Annotated[list[StatementRefundOut], BeforeValidator(loaded)] = Field(
+        description="made by the statement's cut-off, in creation order"
+    )
+
+
+class StatementCreditNoteOut(ResponseModel):
+    id: UUID
+    amount: MinorUnits
+    reason: str
+    issued_at: datetime
 
 
 class StatementInvoiceOut(InvoiceOut):
+    """An invoice line: its figures, payments and credit notes as of the statement's day."""
+
     payments: list[StatementPaymentOut]
+    credit_notes: Annotated[list[StatementCreditNoteOut], BeforeValidator(loaded)]
 
 
 _SNAPSHOT_ID = Field(

@@ -11,6 +11,23 @@ from school_payments.adapters.representation.statements import snapshot_id
 from school_payments.domain.currency import Currency
 from school_payments.domain.money import Money
 
+# Fields added with the money lifecycle are NotRequired: a statement cached before them still
+# renders (as if nothing were credited or refunded), until its cache entry expires.
+
+
+class RefundLine(TypedDict):
+    id: str
+    amount: int
+    reason: str | None
+    refunded_at: str
+
+
+class CreditNoteLine(TypedDict):
+    id: str
+    amount: int
+    reason: str
+    issued_at: str
+
 
 class PaymentLine(TypedDict):
     id: str
@@ -18,6 +35,8 @@ class PaymentLine(TypedDict):
     paid_at: str
     method: str
     reference: str | None
+    amount_refunded: NotRequired[int]
+    refunds: NotRequired[list[RefundLine]]
 
 
 class InvoiceLine(TypedDict):
@@ -26,6 +45,7 @@ class InvoiceLine(TypedDict):
     currency: str
     amount: int
     amount_paid: int
+    amount_credited: NotRequired[int]
     amount_remaining: int
     status: str
     due_date: str
@@ -33,15 +53,19 @@ class InvoiceLine(TypedDict):
     issued_at: str
     cancelled_at: str | None
     payments: list[PaymentLine]
+    credit_notes: NotRequired[list[CreditNoteLine]]
 
 
 class Totals(TypedDict):
     currency: str
     invoiced: int
+    credited: NotRequired[int]
     paid: int
+    refunded: NotRequired[int]
     outstanding: int
     overdue: int
     invoice_count: int
+    credit_balance: NotRequired[int]
     status_counts: dict[str, int]
     aging: dict[str, int]
     student_count: NotRequired[int]
@@ -50,10 +74,12 @@ class Totals(TypedDict):
 class StudentTotals(TypedDict):
     currency: str
     invoiced: int
+    credited: NotRequired[int]
     paid: int
     outstanding: int
     overdue: int
     invoice_count: int
+    credit_balance: NotRequired[int]
 
 
 class StudentInfo(TypedDict):

@@ -43,13 +43,19 @@ def _label(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
+FIGURE_HEADINGS = ["Invoiced", "Credited", "Paid (net)", "Outstanding", "Overdue", "Credit held"]
+"""The money columns of a totals row, in `_figures` order."""
+
+
 def _figures(totals: Totals | StudentTotals) -> list[str]:
     code = totals["currency"]
     return [
         money(totals["invoiced"], code),
+        money(totals.get("credited", 0), code),
         money(totals["paid"], code),
         money(totals["outstanding"], code),
         money(totals["overdue"], code),
+        money(totals.get("credit_balance", 0), code),
     ]
 
 
@@ -82,11 +88,11 @@ def _totals(pdf: StatementPdf, totals: Sequence[Totals], *, students: bool) -> N
     if not totals:
         pdf.say("No invoices by this day.", grey=True)
         return
-    headings = ["Currency", "Invoices", "Invoiced", "Paid", "Outstanding", "Overdue"]
-    widths: list[float] = [18, 18, 36, 36, 36, 36]
+    headings = ["Currency", "Invoices", *FIGURE_HEADINGS]
+    widths: list[float] = [18, 18, *[24.0] * 6]
     if students:
         headings.insert(1, "Students")
-        widths = [18, 18, 18, 31.5, 31.5, 31.5, 31.5]
+        widths = [16, 16, 16, *[22.0] * 6]
     rows: list[Row] = []
     for t in totals:
         code = t["currency"]
@@ -98,6 +104,16 @@ def _totals(pdf: StatementPdf, totals: Sequence[Totals], *, students: bool) -> N
     right: Align = "R"
     aligns: list[Align] = ["L", *[right] * (len(headings) - 1)]
     pdf.grid(headings, widths, aligns, rows)
+    for t in totals:
+        if t.get("refunded", 0):
+            refunded = money(t.get("refunded", 0), t["currency"])
+            pdf.say(f"{t['currency']}: refunds of {refunded} are already out of Paid.", grey=True)
+    pdf.say(
+        "Outstanding = invoiced − credited − paid. Credit held is owed to the payer until it is"
+        " applied: it is not taken off Outstanding.",
+        size=7.5,
+        grey=True,
+    )
 
     pdf.section("Aging of the outstanding amount (days past due)")
     buckets = ("current", "1_30", "31_60", "61_90", "over_90")
@@ -143,12 +159,26 @@ def _invoices(pdf: StatementPdf, invoices: Sequence[InvoiceLine], zone: ZoneInfo
                 what += f", ref. {display(payment['reference'])}"
             day = _local_day(payment["paid_at"], zone)
             rows.append(([day, what, "", "", "", money(payment["amount"], code), ""], SECONDARY))
+            for refund in payment.get("refunds", []):
+                what = "Refund of this payment" + _because(refund["reason"])
+                day = _local_day(refund["refunded_at"], zone)
+                rows.append(
+                    ([day, what, "", "", "", f"−{money(refund['amount'], code)}", ""], SECONDARY)
+                )
+        for note in invoice.get("credit_notes", []):
+            what = "Credit note" + _because(note["reason"])
+            day = _local_day(note["issued_at"], zone)
+            rows.append(([day, what, "", "", f"−{money(note['amount'], code)}", "", ""], SECONDARY))
     pdf.grid(
         ["Issued", "Description", "Due", "Status", "Amount", "Paid", "Remaining"],
         [20, 40, 20, 24, 25.3, 25.3, 25.3],
         ["L", "L", "L", "L", "R", "R", "R"],
         rows,
     )
+
+
+def _because(reason: str | None) -> str:
+    return f": {display(reason)}" if reason else ""
 
 
 def _students(pdf: StatementPdf, page: StudentPage) -> None:
@@ -158,7 +188,7 @@ def _students(pdf: StatementPdf, page: StudentPage) -> None:
         name = student_name(line["first_name"], line["last_name"])
         status = _label(line["status"])
         if not line["totals"]:
-            rows.append(([name, status, "", "0", "", "", "", ""], PRIMARY))
+            rows.append(([name, status, "", "0", *[""] * len(FIGURE_HEADINGS)], PRIMARY))
         for n, t in enumerate(line["totals"]):
             rows.append(
                 (
@@ -175,6 +205,7 @@ def _students(pdf: StatementPdf, page: StudentPage) -> None:
     if not rows:
         pdf.say("No students on this page.", grey=True)
         return
+    right: Align = "R"
     pdf.grid(
         # Per student only the total count is known: the heading says it includes cancelled ones.
         [
@@ -182,13 +213,10 @@ def _students(pdf: StatementPdf, page: StudentPage) -> None:
             "Status",
             "Currency",
             "Invoices (incl. cancelled)",
-            "Invoiced",
-            "Paid",
-            "Outstanding",
-            "Overdue",
+            *FIGURE_HEADINGS,
         ],
-        [31, 14, 18, 18, 24.75, 24.75, 24.75, 24.75],
-        ["L", "L", "L", "R", "R", "R", "R", "R"],
+        [26, 12, 14, 14, *[19.0] * 6],
+        ["L", "L", "L", *[right] * (1 + len(FIGURE_HEADINGS))],
         rows,
     )
     if page["next_cursor"]:
