@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="school-payments",
         description="School payments backend: schools, students, invoices, payments, statements.",
         epilog="Configuration comes from the environment (DATABASE_URL, REDIS_URL, ADMIN_API_KEY,"
-        " STATEMENT_CACHE_TTL_SECONDS, LOG_LEVEL); see the README.",
+        " STATEMENT_CACHE_TTL_SECONDS, LOG_LEVEL); see the README. `school-payments COMMAND"
+        " --help` describes each command. example: school-payments migrate &&"
+        " ADMIN_API_KEY=op_secret school-payments serve --port 8000",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     formatter = argparse.ArgumentDefaultsHelpFormatter
@@ -34,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         " `serve` (or use `serve --migrate`).",
         epilog="example: DATABASE_URL=postgresql://postgres@127.0.0.1/school_payments"
         " school-payments migrate",
+        formatter_class=formatter,
     )
 
     serve = commands.add_parser(
@@ -79,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         " exit status 0 when there is none, 1 when there is any.",
         epilog="example: DATABASE_URL=postgresql://postgres@127.0.0.1/school_payments"
         " school-payments reconcile",
+        formatter_class=formatter,
     )
     return parser
 

@@ -207,7 +207,9 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         cache=cache,
         schema=schema_probe_for(database),
         expensive_work=ExpensiveWork(
-            InProcessTenantLimiter(settings.tenant_expensive_concurrency),
+            InProcessTenantLimiter(
+                settings.tenant_expensive_concurrency, lane=settings.expensive_concurrency
+            ),
             SqlStudentSchools(database),
         ),
     )

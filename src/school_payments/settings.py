@@ -62,6 +62,9 @@ class Settings:
     metrics_enabled: bool = True
     tenant_expensive_concurrency: int = 4
     """Statements and documents one school may have in progress at once, per process."""
+    expensive_concurrency: int = 2
+    """Statements and documents of all schools together that run at once, per process; the
+    other admitted ones wait their turn (see adapters/resilience/tenant_limiter.py)."""
     http_max_header_bytes: int = 16 * 1024
     """The request line and headers together; larger is refused (431) before anything is read."""
     http_header_timeout_seconds: float = 10.0
@@ -98,6 +101,7 @@ class Settings:
             metrics_enabled=env.get("METRICS_ENABLED", "true").strip().lower()
             not in {"0", "false", "no", "off"},
             tenant_expensive_concurrency=_int(env, "TENANT_EXPENSIVE_CONCURRENCY", 4, minimum=1),
+            expensive_concurrency=_int(env, "EXPENSIVE_CONCURRENCY", 2, minimum=1),
             http_max_header_bytes=_int(env, "HTTP_MAX_HEADER_BYTES", 16 * 1024, minimum=1024),
             http_header_timeout_seconds=_float(env, "HTTP_HEADER_TIMEOUT_SECONDS", 10.0),
             http_keep_alive_seconds=_float(env, "HTTP_KEEP_ALIVE_SECONDS", 5.0),

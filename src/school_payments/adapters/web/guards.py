@@ -44,7 +44,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._max_header_bytes, self._header_timeout = _limits()
         self._header_bytes = 0
+        self._parsed_header_bytes = 0
         self._reading_headers = True
+        self._refused = False
         self._header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -65,25 +67,60 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._reading_headers and not self.transport.is_closing():
             self.transport.close()  # nothing useful to say to a client that sends nothing
 
+    def _refuse(self) -> None:
+        self._refused = True
+        self._stop_header_timer()
+        if not self.transport.is_closing():
+            self.transport.write(_TOO_LARGE)
+            self.transport.close()
+
+    def _count_parsed(self, size: int) -> None:
+        # A request that arrives whole in one read completes its headers inside that read, so
+        # counting reads alone (below) would let it through: count what the parser hands over.
+        self._parsed_header_bytes += size
+        if self._parsed_header_bytes > self._max_header_bytes and not self._refused:
+            self._refuse()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._reading_headers = True
         self._header_bytes = 0
+        self._parsed_header_bytes = 0
         self._start_header_timer()
+
+    def on_url(self, url: bytes) -> None:
+        self._count_parsed(len(url))
+        if not self._refused:
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_parsed(len(name) + len(value) + 4)  # "name: value\r\n"
+        if not self._refused:
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._reading_headers = False
         self._stop_header_timer()
-        super().on_headers_complete()
+        if not self._refused:  # refused: no request cycle, the application never sees it
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self._refused:
+            super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
+        # Headers sent over many reads are refused as soon as the reads pass the limit, before
+        # the parser has a whole header to count (a 200 MB header is never read to its end).
         reading = self._reading_headers
         super().data_received(data)
-        if reading and self._reading_headers:
+        if reading and self._reading_headers and not self._refused:
             self._header_bytes += len(data)
-            if self._header_bytes > self._max_header_bytes and not self.transport.is_closing():
-                self.transport.write(_TOO_LARGE)
-                self.transport.close()
+            if self._header_bytes > self._max_header_bytes:
+                self._refuse()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_header_timer()
