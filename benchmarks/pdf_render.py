@@ -6,7 +6,8 @@ Builds a statement of `lines` invoices (default 1,500; every third one with a pa
 student named `NAME` (default a Latin, an Arabic, a Devanagari and a Thai name together, so
 text shaping and the fallback fonts are on the measured path), draws it three times and prints
 the best time, the time per line and the size, then the best of twenty reads of its JSON back
-into the document the renderers take (the rendering in a worker starts with that read). `--profile` prints cProfile's top functions.
+into the document the renderers take (a render in a worker starts with that read). `--profile`
+prints cProfile's top functions.
 Needs nothing but the project's virtual environment.
 """
 
@@ -20,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from school_payments.adapters.web.documents.model import student_document
 from school_payments.adapters.web.documents.pdf import student_pdf
+from school_payments.adapters.web.documents.reading import student_document
 
 DEFAULT_NAME = "María محمد देवनागरी สมชาย"
 SCHOOL_ID = "01a23adb-0afb-73d2-9a41-5c6e0d3b2a10"
