@@ -22,7 +22,14 @@ from typing import Any
 
 import pytest
 
-from school_payments.adapters.representation.statements import JsonStatementRenderer, snapshot_id
+from school_payments.adapters.representation.json import ResponseModel
+from school_payments.adapters.representation.statements import (
+    JsonStatementRenderer,
+    SchoolStatementOut,
+    StudentStatementOut,
+    shape_of,
+    snapshot_id,
+)
 from school_payments.adapters.web.documents import rendering
 from school_payments.adapters.web.documents.csv_document import (
     SCHOOL_COLUMNS,
@@ -168,6 +175,29 @@ def test_the_snapshot_id_changes_with_anything_the_statement_shows(change: Any) 
 def test_the_snapshot_id_is_read_from_the_start_of_the_document() -> None:
     body = _a_statement_json()
     assert snapshot_of(body) == json.loads(body)["snapshot_id"]
+
+
+# -- the shape in the cache keys -----------------------------------------------------------------
+
+
+class _Before(ResponseModel):
+    amount: int
+
+
+class _After(ResponseModel):
+    amount: int
+    credited: int
+
+
+def test_the_document_shape_changes_when_a_field_is_added() -> None:
+    assert shape_of(_Before) == shape_of(_Before)
+    assert shape_of(_Before) != shape_of(_After)
+
+
+def test_the_renderer_names_the_shape_of_both_statement_models() -> None:
+    shape = JsonStatementRenderer().shape
+    assert shape == shape_of(StudentStatementOut, SchoolStatementOut)
+    assert shape != shape_of(StudentStatementOut)
 
 
 # -- content negotiation -------------------------------------------------------------------------
