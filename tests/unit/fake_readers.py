@@ -72,6 +72,9 @@ class FakeStatementReader:
 class FakeRenderer:
     """A readable document naming what was rendered, so tests can tell bodies apart."""
 
+    def __init__(self, shape: str = "fake") -> None:
+        self.shape = shape
+
     def student(self, statement: StudentStatement) -> bytes:
         return (
             f"student {statement.student.id} as of {statement.as_of}"

@@ -22,18 +22,20 @@ from typing import Any
 
 import pytest
 
-from school_payments.adapters.representation.statements import JsonStatementRenderer, snapshot_id
+from school_payments.adapters.representation.json import ResponseModel
+from school_payments.adapters.representation.statements import (
+    JsonStatementRenderer,
+    SchoolStatementOut,
+    StudentStatementOut,
+    shape_of,
+    snapshot_id,
+)
 from school_payments.adapters.web.documents import rendering
 from school_payments.adapters.web.documents.csv_document import (
     SCHOOL_COLUMNS,
     neutralised,
     school_csv,
     student_csv,
-)
-from school_payments.adapters.web.documents.model import (
-    school_document,
-    snapshot_of,
-    student_document,
 )
 from school_payments.adapters.web.documents.negotiation import (
     CSV,
@@ -45,6 +47,11 @@ from school_payments.adapters.web.documents.negotiation import (
 )
 from school_payments.adapters.web.documents.pdf import school_statement_pdf, student_pdf
 from school_payments.adapters.web.documents.pdf_layout import StatementPdf
+from school_payments.adapters.web.documents.reading import (
+    school_document,
+    snapshot_of,
+    student_document,
+)
 from school_payments.application.pagination import Page
 from school_payments.application.read_models import (
     Aging,
@@ -170,11 +177,27 @@ def test_the_snapshot_id_is_read_from_the_start_of_the_document() -> None:
     assert snapshot_of(body) == json.loads(body)["snapshot_id"]
 
 
-def test_a_document_cached_before_snapshots_existed_gets_the_same_id() -> None:
-    document = json.loads(_a_statement_json())
-    old_body = json.dumps({k: v for k, v in document.items() if k != "snapshot_id"}).encode()
-    assert snapshot_of(old_body) == document["snapshot_id"]
-    assert student_document(old_body)["snapshot_id"] == document["snapshot_id"]
+# -- the shape in the cache keys -----------------------------------------------------------------
+
+
+class _Before(ResponseModel):
+    amount: int
+
+
+class _After(ResponseModel):
+    amount: int
+    credited: int
+
+
+def test_the_document_shape_changes_when_a_field_is_added() -> None:
+    assert shape_of(_Before) == shape_of(_Before)
+    assert shape_of(_Before) != shape_of(_After)
+
+
+def test_the_renderer_names_the_shape_of_both_statement_models() -> None:
+    shape = JsonStatementRenderer().shape
+    assert shape == shape_of(StudentStatementOut, SchoolStatementOut)
+    assert shape != shape_of(StudentStatementOut)
 
 
 # -- content negotiation -------------------------------------------------------------------------
@@ -302,8 +325,8 @@ def _rows(body: bytes) -> list[dict[str, str]]:
 
 def test_the_student_csv_reads_back_to_the_json_figures() -> None:
     body = _a_statement_json()
-    document = student_document(body)
-    rows = _rows(student_csv(document))
+    document = json.loads(body)
+    rows = _rows(student_csv(student_document(body)))
     invoices = [r for r in rows if r["line"] == "invoice"]
     payments = [r for r in rows if r["line"] == "payment"]
     assert [

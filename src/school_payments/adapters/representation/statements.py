@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AliasChoices, AliasPath, BeforeValidator, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, BeforeValidator, Field
 
 from school_payments.adapters.representation.cursors import encode_lines_cursor
 from school_payments.adapters.representation.json import ResponseModel, dumps
@@ -190,6 +191,19 @@ class SchoolStatementOut(ResponseModel):
     students: Listing[StudentLineOut]
 
 
+def shape_of(*models: type[BaseModel]) -> str:
+    """A short fingerprint of the JSON that `models` write: the hash of their JSON Schemas as
+    serialised (names, types, requiredness, descriptions). Derived, not kept by hand, so it cannot
+    be forgotten when a field is added; a change of wording alone costs one cold cache."""
+    schemas = [model.model_json_schema(mode="serialization", by_alias=True) for model in models]
+    return hashlib.sha256(dumps(schemas, sort_keys=True)).hexdigest()[:16]
+
+
+@cache
+def _statement_shape() -> str:
+    return shape_of(StudentStatementOut, SchoolStatementOut)
+
+
 def _with_snapshot(document: StudentStatementOut | SchoolStatementOut) -> bytes:
     document.snapshot_id = snapshot_id(document.model_dump(mode="json", by_alias=True))
     return document.to_json()
@@ -197,6 +211,11 @@ def _with_snapshot(document: StudentStatementOut | SchoolStatementOut) -> bytes:
 
 class JsonStatementRenderer:
     """Statements as the contract's JSON documents (what the API serves and the cache keeps)."""
+
+    @property
+    def shape(self) -> str:
+        """The fingerprint of the statement models: cache keys carry it (see `_variant`)."""
+        return _statement_shape()
 
     def student(self, statement: StudentStatement) -> bytes:
         document = StudentStatementOut.of(statement, day=statement.as_of)

@@ -39,9 +39,15 @@ class _Built:
 
 
 def _variant(
-    as_of: date | None, page: PageRequest | None = None, lines: LinesRequest | None = None
+    shape: str,
+    as_of: date | None,
+    page: PageRequest | None = None,
+    lines: LinesRequest | None = None,
 ) -> str:
-    text = f"asof={as_of.isoformat() if as_of else 'today'}"
+    # The document's shape first: an entry written by a release with another shape (the other
+    # side of a rolling deploy, or one just before it) sits under another key and is never
+    # served, so the API never sends an undocumented shape and its readers need no fallbacks.
+    text = f"shape={shape};asof={as_of.isoformat() if as_of else 'today'}"
     if page is not None:
         text += f";limit={page.limit};after={page.after or ''}"
     if lines is not None:
@@ -91,7 +97,9 @@ class StatementQueries:
             )
             return _Built(statement.school, statement.as_of, self._renderer.student(statement))
 
-        key = StatementKey("student", student_id, _variant(as_of, lines=lines))
+        key = StatementKey(
+            "student", student_id, _variant(self._renderer.shape, as_of, lines=lines)
+        )
         return await self._serve(caller, key, as_of, now, build)
 
     async def school(
@@ -106,7 +114,7 @@ class StatementQueries:
             )
             return _Built(statement.school, statement.as_of, self._renderer.school(statement))
 
-        key = StatementKey("school", school_id, _variant(as_of, page))
+        key = StatementKey("school", school_id, _variant(self._renderer.shape, as_of, page))
         return await self._serve(caller, key, as_of, now, build)
 
     async def _serve(

@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import partial
 
-from school_payments.adapters.web.documents.model import (
-    SchoolStatementDocument,
-    StudentStatementDocument,
-    money,
+from school_payments.adapters.representation.statements import (
+    SchoolStatementOut,
+    StudentStatementOut,
 )
+from school_payments.adapters.web.documents.reading import money, timestamp
 
 Cell = str | int | None
 
@@ -99,63 +99,64 @@ def _row(columns: Sequence[str], currency: str, /, **cells: Cell) -> list[Cell]:
     return [cells.get(name) for name in columns]
 
 
-def student_csv(document: StudentStatementDocument) -> bytes:
+def student_csv(document: StudentStatementOut) -> bytes:
     """One `invoice` line per invoice (cancelled ones too), each followed by its `payment` lines
     (each followed by its `refund` lines) and its `credit_note` lines."""
     rows: list[list[Cell]] = []
-    for invoice in document["invoices"]:
-        currency = invoice["currency"]
-        of_invoice = partial(_row, STUDENT_COLUMNS, currency, invoice_id=invoice["id"])
+    for invoice in document.invoices:
+        currency = invoice.currency
+        of_invoice = partial(_row, STUDENT_COLUMNS, currency, invoice_id=str(invoice.id))
         rows.append(
             of_invoice(
                 line="invoice",
-                description=invoice["description"],
+                description=invoice.description,
                 currency=currency,
-                issued_at=invoice["issued_at"],
-                due_date=invoice["due_date"],
-                status=invoice["status"],
-                days_overdue=invoice["days_overdue"],
-                amount=invoice["amount"],
-                amount_paid=invoice["amount_paid"],
-                amount_remaining=invoice["amount_remaining"],
-                amount_credited=invoice.get("amount_credited", 0),
+                issued_at=timestamp(invoice.issued_at),
+                due_date=invoice.due_date.isoformat(),
+                status=invoice.status.value,
+                days_overdue=invoice.days_overdue,
+                amount=invoice.amount,
+                amount_paid=invoice.amount_paid,
+                amount_remaining=invoice.amount_remaining,
+                amount_credited=invoice.amount_credited,
             )
         )
-        for payment in invoice["payments"]:
+        for payment in invoice.payments:
+            payment_id = str(payment.id)
             rows.append(
                 of_invoice(
                     line="payment",
-                    payment_id=payment["id"],
+                    payment_id=payment_id,
                     currency=currency,
-                    paid_at=payment["paid_at"],
-                    method=payment["method"],
-                    reference=payment["reference"],
-                    amount=payment["amount"],
-                    amount_refunded=payment.get("amount_refunded", 0),
+                    paid_at=timestamp(payment.paid_at),
+                    method=payment.method.value,
+                    reference=payment.reference,
+                    amount=payment.amount,
+                    amount_refunded=payment.amount_refunded,
                 )
             )
             rows.extend(
                 of_invoice(
                     line="refund",
-                    payment_id=payment["id"],
-                    description=refund["reason"],
+                    payment_id=payment_id,
+                    description=refund.reason,
                     currency=currency,
-                    amount=refund["amount"],
-                    record_id=refund["id"],
-                    recorded_at=refund["refunded_at"],
+                    amount=refund.amount,
+                    record_id=str(refund.id),
+                    recorded_at=timestamp(refund.refunded_at),
                 )
-                for refund in payment.get("refunds", [])
+                for refund in payment.refunds
             )
         rows.extend(
             of_invoice(
                 line="credit_note",
-                description=note["reason"],
+                description=note.reason,
                 currency=currency,
-                amount=note["amount"],
-                record_id=note["id"],
-                recorded_at=note["issued_at"],
+                amount=note.amount,
+                record_id=str(note.id),
+                recorded_at=timestamp(note.issued_at),
             )
-            for note in invoice.get("credit_notes", [])
+            for note in invoice.credit_notes
         )
     return _csv(STUDENT_COLUMNS, rows)
 
@@ -182,33 +183,33 @@ SCHOOL_COLUMNS = (
 )
 
 
-def school_csv(document: SchoolStatementDocument) -> bytes:
+def school_csv(document: SchoolStatementOut) -> bytes:
     """One line per student and currency, for the page of students the request asked for; a
     student without invoices or credit has one line with no currency and no figures."""
     rows: list[list[Cell]] = []
-    for line in document["students"]["data"]:
+    for line in document.students.data:
         who: dict[str, Cell] = {
-            "student_id": line["student_id"],
-            "first_name": line["first_name"],
-            "last_name": line["last_name"],
-            "status": line["status"],
+            "student_id": str(line.student_id),
+            "first_name": line.first_name,
+            "last_name": line.last_name,
+            "status": line.status.value,
         }
-        if not line["totals"]:
+        if not line.totals:
             rows.append(_row(SCHOOL_COLUMNS, "", **who))
         rows.extend(
             _row(
                 SCHOOL_COLUMNS,
-                t["currency"],
+                t.currency,
                 **who,
-                currency=t["currency"],
-                invoice_count=t["invoice_count"],
-                invoiced=t["invoiced"],
-                paid=t["paid"],
-                outstanding=t["outstanding"],
-                overdue=t["overdue"],
-                credited=t.get("credited", 0),
-                credit_balance=t.get("credit_balance", 0),
+                currency=t.currency,
+                invoice_count=t.invoice_count,
+                invoiced=t.invoiced,
+                paid=t.paid,
+                outstanding=t.outstanding,
+                overdue=t.overdue,
+                credited=t.credited,
+                credit_balance=t.credit_balance,
             )
-            for t in line["totals"]
+            for t in line.totals
         )
     return _csv(SCHOOL_COLUMNS, rows)
