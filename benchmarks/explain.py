@@ -16,7 +16,7 @@ import asyncpg
 
 from benchmarks import data
 from benchmarks.sql import _sql
-from school_payments.adapters.persistence.statements import _day_params, figures_query
+from school_payments.adapters.persistence.statement_figures import day_params, figures_query
 from school_payments.domain.calendar import end_of_day, today_in
 
 
@@ -32,10 +32,10 @@ async def main(url: str) -> None:
         ]
         day = today_in(school["timezone"], datetime.now(UTC))
         past = day - timedelta(days=30)
-        today = {"owner": school["id"], **_day_params(day)}
+        today = {"owner": school["id"], **day_params(day)}
         as_of = {
             "owner": school["id"],
-            **_day_params(past),
+            **day_params(past),
             "cutoff": end_of_day(past, school["timezone"]),
         }
         queries = {

@@ -171,6 +171,9 @@ class Benchmark:
             "students": self.students,
             "invoices": await data.scalar(url, "SELECT count(*) FROM invoices"),
             "payments": await data.scalar(url, "SELECT count(*) FROM payments"),
+            "refunds": await data.scalar(url, "SELECT count(*) FROM refunds"),
+            "credit_notes": await data.scalar(url, "SELECT count(*) FROM credit_notes"),
+            "credit_entries": await data.scalar(url, "SELECT count(*) FROM credit_entries"),
             "open_invoices": await data.scalar(
                 url, "SELECT count(*) FROM invoices WHERE status IN ('PENDING','PARTIALLY_PAID')"
             ),
@@ -468,6 +471,11 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run on less data")
     parser.add_argument("--output", type=Path, help="where to write the JSON (default: results/)")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="only the statements one request at a time, cache off, beside their raw SQL",
+    )
     args = parser.parse_args()
     seconds = 3 if args.quick else 10
     bench = Benchmark(seconds=seconds, students=1_000 if args.quick else 10_000, quick=args.quick)
@@ -478,6 +486,10 @@ def main() -> None:
         return url, school
 
     url, school = asyncio.run(prepare())
+    if args.statements:
+        bench.uncached(url, school, 1)
+        _write(bench, args.output or RESULTS / f"{date.today().isoformat()}-statements.json")
+        return
     for workers in (1, 2):
         print(f"== load, statement cache in Redis, {workers} worker(s)", flush=True)
         bench.cached(url, school, workers)
@@ -490,14 +502,18 @@ def main() -> None:
     asyncio.run(bench.growth())
     asyncio.run(bench.scale())
 
+    output = (
+        args.output or RESULTS / f"{date.today().isoformat()}{'-quick' if args.quick else ''}.json"
+    )
+    _write(bench, output)
+
+
+def _write(bench: Benchmark, output: Path) -> None:
     bench.report["loads"] = bench.loads
     bench.report["summary"] = bench.summary()
     print("== summary")
     for check, value in bench.report["summary"].items():
         print(f"  {check}: {value}")
-    output = (
-        args.output or RESULTS / f"{date.today().isoformat()}{'-quick' if args.quick else ''}.json"
-    )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(bench.report, indent=2, default=str) + "\n")
     print(f"written to {output}")

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from school_payments.adapters.persistence.statements import _day_params, figures_query
+from school_payments.adapters.persistence.statement_figures import day_params, figures_query
 from school_payments.adapters.persistence.tables import schools, students
 from school_payments.domain.calendar import today_in
 
@@ -42,7 +42,7 @@ async def school_statement_sql(url: str, school_id: UUID) -> list[str]:
     finally:
         await connection.close()
     day = today_in(timezone, datetime.now(UTC))
-    params = {"owner": school_id, **_day_params(day)}
+    params = {"owner": school_id, **day_params(day)}
     return [
         _sql(select(schools).where(schools.c.id == school_id), {}),
         _sql(figures_query("school", ("currency",), False), params),

@@ -35,7 +35,7 @@ from school_payments.adapters.persistence.database import (
 )
 from school_payments.adapters.persistence.events import SqlEventReader
 from school_payments.adapters.persistence.idempotency_records import SqlIdempotencyStore
-from school_payments.adapters.persistence.migrations import upgrade
+from school_payments.adapters.persistence.migrations import revisions, upgrade
 from school_payments.adapters.persistence.money_readers import (
     SqlCreditNoteReader,
     SqlCreditReader,
@@ -47,9 +47,12 @@ from school_payments.adapters.persistence.readers import (
     SqlPaymentReader,
     SqlSchoolReader,
     SqlStudentReader,
+    SqlStudentSchools,
 )
+from school_payments.adapters.persistence.reconcile import CHECKS as RECONCILE_CHECKS
 from school_payments.adapters.persistence.reconcile import Discrepancy
 from school_payments.adapters.persistence.reconcile import reconcile as reconcile_database
+from school_payments.adapters.persistence.schema import SqlSchemaProbe
 from school_payments.adapters.persistence.seed import SeedPlan, SeedReport
 from school_payments.adapters.persistence.seed import seed as seed_database
 from school_payments.adapters.persistence.statements import SqlStatementReader
@@ -57,6 +60,7 @@ from school_payments.adapters.persistence.unit_of_work import SqlUnitOfWorkFacto
 from school_payments.adapters.persistence.webhooks import SqlDeliveryStore, SqlWebhookReader
 from school_payments.adapters.representation.statements import JsonStatementRenderer
 from school_payments.adapters.resilience.circuit_breaker import BreakerState, CircuitBreaker
+from school_payments.adapters.resilience.tenant_limiter import InProcessTenantLimiter
 from school_payments.adapters.web.app import create_api
 from school_payments.adapters.web.services import ApiServices, CommandHandlers, QueryHandlers
 from school_payments.adapters.webhooks.sender import HttpWebhookSender
@@ -99,11 +103,12 @@ from school_payments.application.commands.webhooks import (
     ResendEventHandler,
     UpdateWebhookEndpointHandler,
 )
-from school_payments.application.errors import DatabaseUnavailableError
+from school_payments.application.errors import DatabaseUnavailableError, SchemaNotReadyError
 from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
 from school_payments.application.ports.clock import Clock
 from school_payments.application.queries.events import EventQueries
+from school_payments.application.queries.expensive_work import ExpensiveWork
 from school_payments.application.queries.resources import (
     ApiKeyQueries,
     CreditNoteQueries,
@@ -233,8 +238,20 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         authenticator=authenticator,
         database=database,
         cache=cache,
+        schema=schema_probe_for(database),
+        expensive_work=ExpensiveWork(
+            InProcessTenantLimiter(
+                settings.tenant_expensive_concurrency, lane=settings.expensive_concurrency
+            ),
+            SqlStudentSchools(database),
+        ),
     )
     return Assembly(services, database, cache)
+
+
+def schema_probe_for(database: Database) -> SqlSchemaProbe:
+    head, known = revisions()
+    return SqlSchemaProbe(database, head, known)
 
 
 def _warn_if_private_urls_allowed(settings: Settings) -> None:
@@ -413,6 +430,41 @@ def create_app() -> FastAPI:
     return build_app(settings)
 
 
+def require_schema(settings: Settings) -> None:
+    """Refuses to go on (SchemaNotReadyError) unless the database's schema is up to date."""
+
+    async def state() -> str:
+        database = database_for(settings)
+        try:
+            return await schema_probe_for(database).state()
+        finally:
+            await database.dispose()
+
+    if asyncio.run(state()) == "behind":
+        raise SchemaNotReadyError(
+            f"the database at {redacted(database_for_url(settings))} is not migrated to this"
+            " version's schema; run `school-payments migrate` first"
+        )
+
+
+def database_for_url(settings: Settings) -> str:
+    return normalize_url(settings.database_url)
+
+
+def explain_failure(error: BaseException) -> str | None:
+    """One line for an operator about a failure a command cannot get past, or None (a bug)."""
+    if isinstance(error, SchemaNotReadyError):
+        return error.detail
+    if isinstance(error, DatabaseUnavailableError):
+        cause = error.__cause__ or error.__context__
+        reason = f": {str(cause).splitlines()[0]}" if cause is not None and str(cause) else ""
+        return (
+            f"the database is unreachable{reason}; check DATABASE_URL and that the database"
+            " is running"
+        )
+    return None
+
+
 def migrate(settings: Settings) -> None:
     """Applies every migration to the configured database (the SQLite file is created if needed)."""
     upgrade(settings.database_url)
@@ -455,6 +507,9 @@ def seed(
             "students": report.students,
             "invoices": report.invoices,
             "payments": report.payments,
+            "refunds": report.refunds,
+            "credit_notes": report.credit_notes,
+            "credit_entries": report.credit_entries,
         },
     )
     return report
@@ -475,6 +530,13 @@ def reconcile(settings: Settings) -> list[Discrepancy]:
         log.error(
             "reconciliation discrepancy",
             extra={"check": item.check, "subject": item.subject, **item.detail},
+        )
+    for check in RECONCILE_CHECKS:
+        count = sum(1 for item in found if item.check == check)
+        log.log(
+            logging.ERROR if count else logging.INFO,
+            "reconciliation check",
+            extra={"check": check, "discrepancies": count, "ok": count == 0},
         )
     log.info("reconciliation finished", extra={"discrepancies": len(found)})
     return found

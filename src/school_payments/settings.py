@@ -60,6 +60,19 @@ class Settings:
     database_statement_timeout_ms: int = 5_000
     api_key_cache_seconds: float = 5.0
     metrics_enabled: bool = True
+    tenant_expensive_concurrency: int = 4
+    """Statements and documents one school may have in progress at once, per process."""
+    expensive_concurrency: int = 2
+    """Statements and documents of all schools together that run at once, per process; the
+    other admitted ones wait their turn (see adapters/resilience/tenant_limiter.py)."""
+    http_max_header_bytes: int = 16 * 1024
+    """The request line and headers together; larger is refused (431) before anything is read."""
+    http_header_timeout_seconds: float = 10.0
+    """How long a client may take to send its request line and headers."""
+    http_keep_alive_seconds: float = 5.0
+    """How long an idle kept-alive connection stays open."""
+    http_max_concurrency: int = 1000
+    """Connections plus requests in progress per worker; beyond it new ones get 503 at once."""
     webhook_allow_private_urls: bool = False
     webhook_timeout_seconds: float = 10.0
     """How long a receiver has to answer (the contract's 10 s; tests shorten it)."""
@@ -94,6 +107,12 @@ class Settings:
             api_key_cache_seconds=_float(env, "API_KEY_CACHE_SECONDS", 5.0),
             metrics_enabled=env.get("METRICS_ENABLED", "true").strip().lower()
             not in {"0", "false", "no", "off"},
+            tenant_expensive_concurrency=_int(env, "TENANT_EXPENSIVE_CONCURRENCY", 4, minimum=1),
+            expensive_concurrency=_int(env, "EXPENSIVE_CONCURRENCY", 2, minimum=1),
+            http_max_header_bytes=_int(env, "HTTP_MAX_HEADER_BYTES", 16 * 1024, minimum=1024),
+            http_header_timeout_seconds=_float(env, "HTTP_HEADER_TIMEOUT_SECONDS", 10.0),
+            http_keep_alive_seconds=_float(env, "HTTP_KEEP_ALIVE_SECONDS", 5.0),
+            http_max_concurrency=_int(env, "HTTP_MAX_CONCURRENCY", 1000, minimum=1),
             webhook_allow_private_urls=_bool(env, "WEBHOOK_ALLOW_PRIVATE_URLS"),
             webhook_timeout_seconds=_float(env, "WEBHOOK_TIMEOUT_SECONDS", 10.0),
             worker_heartbeat_seconds=_float(env, "WORKER_HEARTBEAT_SECONDS", 30.0),

@@ -46,7 +46,7 @@ MIGRATE_COMMAND = ["migrate"]
 SERVE_COMMAND = ["serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
 
 OPERATOR_KEY = "op_" + secrets.token_urlsafe(32)
-READY = {"database": "ok", "cache": "ok", "circuit_breaker": "CLOSED"}
+READY = {"database": "ok", "cache": "ok", "circuit_breaker": "CLOSED", "schema": "ok"}
 READY_TIMEOUT_SECONDS = 60.0
 EXIT_TIMEOUT_SECONDS = 30.0
 

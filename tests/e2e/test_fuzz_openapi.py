@@ -209,9 +209,9 @@ def test_a_405_names_every_method_its_path_serves(live_service: LiveService) -> 
     school_id = live_service.ids["schools"][0]
     headers = {"Authorization": f"Bearer {OPERATOR_KEY}"}
     for path, allowed in (
-        ("/api/v1/schools", "GET, POST"),
-        (f"/api/v1/schools/{school_id}", "DELETE, GET, PATCH"),
-        (f"/api/v1/payments/{live_service.ids['payments'][0]}", "GET"),
+        ("/api/v1/schools", "GET, HEAD, POST"),
+        (f"/api/v1/schools/{school_id}", "DELETE, GET, HEAD, PATCH"),
+        (f"/api/v1/payments/{live_service.ids['payments'][0]}", "GET, HEAD"),
     ):
         response = httpx.put(f"{live_service.url}{path}", headers=headers, json={})
         assert response.status_code == 405

@@ -208,5 +208,10 @@ async def test_metrics_move_when_requests_are_served(api: Api) -> None:
 async def test_readiness_reports_the_database_cache_and_breaker(api: Api) -> None:
     response = await api.client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "cache": "ok", "circuit_breaker": "CLOSED"}
+    assert response.json() == {
+        "database": "ok",
+        "cache": "ok",
+        "circuit_breaker": "CLOSED",
+        "schema": "ok",
+    }
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}

@@ -288,7 +288,7 @@ async def _assert_exactly_the_acknowledged_payments(api: Api, url: str, billing:
         assert found["amount_paid"] == sum(p[1] for p in fact.payments)
         statement = (await api.get(f"/api/v1/students/{fact.student_id}/statement")).json()
         today = billing.ledger.day_of(api.clock.now())
-        expected = billing.ledger.totals(billing.ledger.lines(fact.student_id, today, None))
+        expected = billing.ledger.student_totals(fact.student_id, today, None)
         assert statement["totals"] == expected
     database = Database(DatabaseSettings(url=url))
     try:

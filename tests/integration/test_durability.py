@@ -136,7 +136,8 @@ async def test_the_check_goes_away_with_its_migration_and_comes_back(
 ) -> None:
     async with engine.connect() as connection:
         assert len((await connection.execute(_TRIGGERS)).all()) == 3
-    invoice = await _invoice(pg_api)  # made by today's code, before its schema goes back
+    # Made first: on a schema that is behind, the service answers only schema_not_ready.
+    invoice = await _invoice(pg_api)
     await asyncio.to_thread(downgrade, pg_url, "0001")
     try:
         async with engine.connect() as connection:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from school_payments.adapters.persistence.database import Database, DatabaseSettings
+from school_payments.adapters.persistence.reconcile import CHECKS
 from tests.support.api import Api
 
 COMMAND = str(Path(sys.executable).with_name("school-payments"))
@@ -44,13 +45,22 @@ async def _reconcile(database_url: str) -> tuple[int, list[dict[str, Any]]]:
 
 
 async def _paid_student(api: Api) -> str:
+    """A student with a settled invoice, an open one with a refund and a credit note, and
+    credit left by a student payment in another currency: every record reconcile checks."""
     school = await api.school()
     student = await api.student(school["id"])
     invoice = await api.invoice(student["id"], amount=1_000)
     await api.payment(invoice["id"], amount=1_000)
     other = await api.invoice(student["id"], amount=5_000)
-    await api.payment(other["id"], amount=1_200)
+    payment = await api.payment(other["id"], amount=1_200)
+    await api.refund(payment["id"], amount=200)
+    await api.credit_note(other["id"], amount=300)
+    await api.student_payment(student["id"], amount=700, currency="USD")
     return str(student["id"])
+
+
+def _checks(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [line for line in lines if line["message"] == "reconciliation check"]
 
 
 def _finished(lines: list[dict[str, Any]]) -> dict[str, Any]:
@@ -66,6 +76,10 @@ async def test_reconcile_exits_0_and_says_so_when_every_invariant_holds(
     assert status == 0
     assert _finished(lines)["discrepancies"] == 0
     assert [line for line in lines if line["message"] == "reconciliation discrepancy"] == []
+    # One line per check, each saying it held.
+    assert [(line["check"], line["ok"]) for line in _checks(lines)] == [
+        (name, True) for name in CHECKS
+    ]
 
 
 async def test_reconcile_exits_1_and_names_each_discrepancy_it_finds(
@@ -94,3 +108,5 @@ async def test_reconcile_exits_1_and_names_each_discrepancy_it_finds(
     )
     assert (found["closed_invoiced"], found["stored_closed_invoiced"]) == (1_000, 1_001)
     assert _finished(lines)["discrepancies"] == 1
+    failed = [(c["check"], c["discrepancies"]) for c in _checks(lines) if not c["ok"]]
+    assert failed == [("balances_match_closed_invoices", 1)]

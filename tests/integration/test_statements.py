@@ -10,13 +10,19 @@ import pytest
 
 from tests.support.api import Api
 from tests.support.clock import FixedClock
-from tests.support.ledger import InvoiceFact, Ledger
+from tests.support.ledger import CreditFact, InvoiceFact, Ledger, Record
 
 NOW = datetime(2026, 11, 24, 18, 30, tzinfo=UTC)  # already the 24th's evening in Mexico City
 
 
+def _between(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    return start + (end - start) * rng.random() if end > start else end
+
+
 async def _random_school(api: Api, clock: FixedClock, seed: int) -> tuple[str, Ledger]:
-    """A school whose history the test chooses at random (and records in the ledger)."""
+    """A school whose history the test chooses at random (and records in the ledger): invoices,
+    payments, refunds, credit notes, cancellations, student payments leaving credit, payments
+    from credit and payouts, each at a business time of the past."""
     rng = random.Random(seed)
     clock.set(NOW - timedelta(days=200))
     school = await api.school(timezone="America/Mexico_City", default_currency="MXN")
@@ -36,27 +42,105 @@ async def _random_school(api: Api, clock: FixedClock, seed: int) -> tuple[str, L
             )
             fact = InvoiceFact(invoice["id"], student["id"], currency, amount, due, issued)
             ledger.invoices[fact.id] = fact
-            roll = rng.random()
-            if roll < 0.12:
-                clock.set(issued + timedelta(days=rng.randint(0, 30)))
-                clock.set(min(clock.now(), NOW))
+            if rng.random() < 0.12:
+                clock.set(min(issued + timedelta(days=rng.randint(0, 30)), NOW))
                 await api.post(f"/api/v1/invoices/{fact.id}/cancel")
                 fact.cancelled_at = clock.now()
                 continue
-            remaining = amount
-            for _ in range(rng.choice([0, 1, 1, 2, 3])):
-                if remaining == 0:
-                    break
-                part = remaining if rng.random() < 0.4 else rng.randint(1, remaining)
-                paid_at = min(
-                    issued + timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 23)), NOW
-                )
-                clock.set(NOW)
-                payment = await api.payment(fact.id, amount=part, paid_at=paid_at.isoformat())
-                fact.payments.append((payment["id"], part, paid_at))
-                remaining -= part
+            await _pay_credit_and_refund(api, clock, rng, fact)
+    for student_id in ledger.students[:6]:
+        if rng.random() < 0.6:
+            await _student_payment(api, clock, rng, ledger, student_id)
     clock.set(NOW)
     return school["id"], ledger
+
+
+async def _pay_credit_and_refund(
+    api: Api, clock: FixedClock, rng: random.Random, fact: InvoiceFact
+) -> None:
+    """Payments, then perhaps a credit note, refunds of some payments and, when every payment
+    went back, a cancellation."""
+    clock.set(NOW)
+    for _ in range(rng.choice([0, 1, 1, 2, 3])):
+        if fact.remaining() == 0:
+            break
+        left = fact.remaining()
+        part = left if rng.random() < 0.4 else rng.randint(1, left)
+        paid_at = min(
+            fact.issued_at + timedelta(days=rng.randint(0, 60), hours=rng.randint(0, 23)), NOW
+        )
+        payment = await api.payment(fact.id, amount=part, paid_at=paid_at.isoformat())
+        fact.payments.append((payment["id"], part, paid_at))
+    if fact.remaining() > 0 and rng.random() < 0.35:
+        amount = rng.randint(1, fact.remaining())
+        issued_at = _between(rng, fact.issued_at, NOW)
+        note = await api.credit_note(fact.id, amount=amount, issued_at=issued_at.isoformat())
+        fact.credit_notes.append(Record(note["id"], amount, issued_at))
+    for payment_id, _, paid_at in list(fact.payments):
+        if rng.random() < 0.3:
+            whole = rng.random() < 0.5
+            amount = (
+                fact.refundable(payment_id)
+                if whole
+                else rng.randint(1, fact.refundable(payment_id))
+            )
+            refunded_at = _between(rng, paid_at, NOW)
+            refund = await api.refund(
+                payment_id, amount=amount, refunded_at=refunded_at.isoformat(), reason="Returned"
+            )
+            fact.refunds.append(Record(refund["id"], amount, refunded_at, payment_id))
+    if fact.payments and fact.held() == 0 and rng.random() < 0.5:
+        latest = max([p[2] for p in fact.payments] + [r.at for r in fact.refunds])
+        clock.set(_between(rng, latest, NOW))
+        await api.post(f"/api/v1/invoices/{fact.id}/cancel")
+        fact.cancelled_at = clock.now()
+        clock.set(NOW)
+
+
+async def _student_payment(
+    api: Api, clock: FixedClock, rng: random.Random, ledger: Ledger, student_id: str
+) -> None:
+    """A lump sum (in EUR: a currency with credit and no invoice), then perhaps an invoice paid
+    from the credit it left (and that payment refunded back to credit) and a payout."""
+    currency = rng.choice(["MXN", "USD", "EUR"])
+    paid_at = NOW - timedelta(days=rng.randint(0, 40), minutes=rng.randint(0, 1440))
+    clock.set(NOW)
+    receipt = await api.student_payment(
+        student_id, amount=rng.randint(1, 700_000), currency=currency, paid_at=paid_at.isoformat()
+    )
+    for share in receipt["payments"]:
+        ledger.invoices[share["invoice_id"]].payments.append(
+            (share["id"], share["amount"], paid_at)
+        )
+    if receipt["credited_to_balance"]:
+        ledger.credit.append(
+            CreditFact(student_id, currency, receipt["credited_to_balance"], paid_at)
+        )
+    owing = [
+        f
+        for f in ledger.invoices.values()
+        if f.student_id == student_id and f.currency == currency and f.remaining() > 0
+    ]
+    balance = ledger.balance(student_id, currency)
+    if owing and balance and rng.random() < 0.7:
+        fact = rng.choice(owing)
+        clock.set(_between(rng, paid_at, NOW))
+        amount = rng.randint(1, min(balance, fact.remaining()))
+        payment = await api.payment(fact.id, amount=amount, method="credit")
+        fact.payments.append((payment["id"], amount, clock.now()))
+        ledger.credit.append(CreditFact(student_id, currency, -amount, clock.now()))
+        if rng.random() < 0.5:
+            refunded_at = _between(rng, clock.now(), NOW)
+            clock.set(NOW)
+            refund = await api.refund(payment["id"], refunded_at=refunded_at.isoformat())
+            fact.refunds.append(Record(refund["id"], amount, refunded_at, payment["id"]))
+            ledger.credit.append(CreditFact(student_id, currency, amount, refunded_at))
+    balance = ledger.balance(student_id, currency)
+    if balance and rng.random() < 0.5:
+        clock.set(_between(rng, paid_at, NOW))
+        amount = rng.randint(1, balance)
+        await api.payout(student_id, amount=amount, currency=currency)
+        ledger.credit.append(CreditFact(student_id, currency, -amount, clock.now()))
 
 
 def _lines_view(statement: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,17 +150,26 @@ def _lines_view(statement: dict[str, Any]) -> list[dict[str, Any]]:
             "currency": i["currency"],
             "amount": i["amount"],
             "amount_paid": i["amount_paid"],
+            "amount_credited": i["amount_credited"],
             "amount_remaining": i["amount_remaining"],
             "status": i["status"],
             "days_overdue": i["days_overdue"],
-            "payment_ids": [p["id"] for p in i["payments"]],
+            "payments": [
+                {
+                    "id": p["id"],
+                    "amount_refunded": p["amount_refunded"],
+                    "refund_ids": [r["id"] for r in p["refunds"]],
+                }
+                for p in i["payments"]
+            ],
+            "credit_note_ids": [n["id"] for n in i["credit_notes"]],
         }
         for i in statement["invoices"]
     ]
 
 
 def _without_internal(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in x.items() if k != "late_days"} for x in lines]
+    return [{k: v for k, v in x.items() if k not in ("late_days", "refunded")} for x in lines]
 
 
 async def _school_pages(
@@ -103,6 +196,11 @@ async def test_statements_match_the_oracle_today_and_as_of_past_days(
     api: Api, clock: FixedClock, seed: int
 ) -> None:
     school_id, ledger = await _random_school(api, clock, seed)
+    facts = ledger.invoices.values()
+    # The workload holds every kind of record the figures depend on.
+    assert all(
+        (any(f.refunds for f in facts), any(f.credit_notes for f in facts), ledger.credit)
+    ), seed
     today = ledger.day_of(NOW)
     days: list[date | None] = [
         None,
@@ -121,7 +219,8 @@ async def test_statements_match_the_oracle_today_and_as_of_past_days(
             assert statement["as_of"] == judged.isoformat()
             expected_lines = ledger.lines(student_id, judged, cutoff)
             assert _lines_view(statement) == _without_internal(expected_lines), (day, student_id)
-            assert statement["totals"] == ledger.totals(expected_lines), (day, student_id)
+            expected_totals = ledger.student_totals(student_id, judged, cutoff)
+            assert statement["totals"] == expected_totals, (day, student_id)
 
         school, students = await _school_pages(api, school_id, query)
         assert school["as_of"] == judged.isoformat()
@@ -129,13 +228,19 @@ async def test_statements_match_the_oracle_today_and_as_of_past_days(
         # Every student exactly once, in creation order, those without invoices included.
         assert [s["student_id"] for s in students] == ledger.students
         for line in students:
-            expected = ledger.totals(
-                ledger.lines(line["student_id"], judged, cutoff), detailed=False
-            )
+            expected = ledger.student_totals(line["student_id"], judged, cutoff, detailed=False)
             assert line["totals"] == expected, (day, line["student_id"])
         # The school's totals are the sum of its students' totals.
         for entry in school["totals"]:
-            for figure in ("invoiced", "paid", "outstanding", "overdue", "invoice_count"):
+            for figure in (
+                "invoiced",
+                "credited",
+                "paid",
+                "outstanding",
+                "overdue",
+                "invoice_count",
+                "credit_balance",
+            ):
                 assert entry[figure] == sum(
                     t[figure]
                     for s in students
@@ -216,10 +321,13 @@ async def test_cancelled_invoices_are_listed_but_counted_in_no_amount(api: Api) 
         {
             "currency": "EUR",
             "invoiced": 0,
+            "credited": 0,
             "paid": 0,
+            "refunded": 0,
             "outstanding": 0,
             "overdue": 0,
             "invoice_count": 1,
+            "credit_balance": 0,
             "status_counts": {
                 "PENDING": 0,
                 "PARTIALLY_PAID": 0,
@@ -233,6 +341,100 @@ async def test_cancelled_invoices_are_listed_but_counted_in_no_amount(api: Api) 
     school_totals = (await api.get(f"/api/v1/schools/{school['id']}/statement")).json()["totals"]
     assert school_totals[0]["student_count"] == 1
     assert school_totals[0]["invoiced"] == 0
+
+
+async def test_a_cancelled_invoice_takes_its_credit_notes_and_refunds_out_of_every_total(
+    api: Api, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 1, 12, tzinfo=UTC))
+    school = await api.school(timezone="UTC")
+    student = await api.student(school["id"])
+    invoice = await api.invoice(student["id"], amount=1_000, due_date="2026-11-30")
+    payment = await api.payment(invoice["id"], amount=600)
+    await api.credit_note(invoice["id"], amount=100)
+    clock.set(datetime(2026, 11, 10, 12, tzinfo=UTC))
+    await api.refund(payment["id"])
+    await api.post(f"/api/v1/invoices/{invoice['id']}/cancel")
+    clock.set(NOW)
+
+    def figures(statement: dict[str, Any]) -> tuple[int, ...]:
+        t = statement["totals"][0]
+        return (t["invoiced"], t["credited"], t["paid"], t["refunded"], t["outstanding"])
+
+    path = f"/api/v1/students/{student['id']}/statement"
+    assert figures((await api.get(path)).json()) == (0, 0, 0, 0, 0)
+    # Before the refund and the cancellation, all of it counted.
+    before = (await api.get(f"{path}?as_of=2026-11-05")).json()
+    assert figures(before) == (1_000, 100, 600, 0, 300)
+    line = before["invoices"][0]
+    assert (line["status"], line["amount_paid"], line["amount_credited"]) == (
+        "PARTIALLY_PAID",
+        600,
+        100,
+    )
+    assert line["payments"][0]["refunds"] == []
+
+
+async def test_credit_in_a_currency_without_invoices_has_a_totals_entry_of_its_own(
+    api: Api, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 1, 12, tzinfo=UTC))
+    school = await api.school(timezone="UTC")
+    student = await api.student(school["id"])
+    await api.invoice(student["id"], amount=1_000, currency="MXN")
+    clock.set(datetime(2026, 11, 10, 12, tzinfo=UTC))
+    await api.student_payment(student["id"], amount=700, currency="USD")
+    clock.set(NOW)
+    statement = (await api.get(f"/api/v1/students/{student['id']}/statement")).json()
+    assert [t["currency"] for t in statement["totals"]] == ["MXN", "USD"]
+    usd = statement["totals"][1]
+    assert usd["credit_balance"] == 700
+    assert (usd["invoiced"], usd["outstanding"], usd["invoice_count"]) == (0, 0, 0)
+    assert set(usd["status_counts"].values()) == {0}
+    # The credit is owed to the payer: it does not lower what the MXN invoice still owes.
+    assert statement["totals"][0]["outstanding"] == 1_000
+    school_statement = (await api.get(f"/api/v1/schools/{school['id']}/statement")).json()
+    assert [(t["currency"], t["student_count"]) for t in school_statement["totals"]] == [
+        ("MXN", 1),
+        ("USD", 0),
+    ]
+    (line,) = school_statement["students"]["data"]
+    assert [(t["currency"], t["credit_balance"]) for t in line["totals"]] == [
+        ("MXN", 0),
+        ("USD", 700),
+    ]
+    # Before the student payment there was no credit entry, so no USD entry either.
+    earlier = (await api.get(f"/api/v1/students/{student['id']}/statement?as_of=2026-11-09")).json()
+    assert [t["currency"] for t in earlier["totals"]] == ["MXN"]
+
+
+async def test_a_backdated_credit_note_never_makes_a_past_line_owe_less_than_nothing(
+    api: Api, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 1, 12, tzinfo=UTC))
+    school = await api.school(timezone="UTC")
+    student = await api.student(school["id"])
+    invoice = await api.invoice(student["id"], amount=1_000, due_date="2026-11-30")
+    payment = await api.payment(invoice["id"], amount=1_000)
+    clock.set(datetime(2026, 11, 20, 12, tzinfo=UTC))
+    await api.refund(payment["id"])
+    # Issued now, dated the 5th: on the 10th the invoice held 1,000 and was credited 1,000.
+    await api.credit_note(invoice["id"], amount=1_000, issued_at="2026-11-05T12:00:00Z")
+    clock.set(NOW)
+    tenth = (await api.get(f"/api/v1/students/{student['id']}/statement?as_of=2026-11-10")).json()
+    line = tenth["invoices"][0]
+    assert (line["status"], line["amount_remaining"]) == ("PAID", 0)
+    totals = tenth["totals"][0]
+    assert (totals["invoiced"], totals["credited"], totals["paid"], totals["outstanding"]) == (
+        1_000,
+        1_000,
+        1_000,
+        0,
+    )
+    school_totals = (
+        await api.get(f"/api/v1/schools/{school['id']}/statement?as_of=2026-11-10")
+    ).json()["totals"]
+    assert school_totals[0]["outstanding"] == 0
 
 
 async def test_statements_of_missing_owners_are_not_found(api: Api) -> None:

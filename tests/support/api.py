@@ -84,6 +84,22 @@ class Api:
         body = {"amount": 10_000, "method": "cash", **fields}
         return await self._created(f"/api/v1/invoices/{invoice_id}/payments", body)
 
+    async def refund(self, payment_id: str, **fields: Any) -> dict[str, Any]:
+        return await self._created(f"/api/v1/payments/{payment_id}/refunds", fields)
+
+    async def credit_note(self, invoice_id: str, **fields: Any) -> dict[str, Any]:
+        body = {"reason": "Scholarship", **fields}
+        return await self._created(f"/api/v1/invoices/{invoice_id}/credit-notes", body)
+
+    async def student_payment(self, student_id: str, **fields: Any) -> dict[str, Any]:
+        """A lump sum shared over the student's open invoices: the receipt, with its payments."""
+        body = {"currency": "MXN", "method": "bank_transfer", **fields}
+        return await self._created(f"/api/v1/students/{student_id}/payments", body)
+
+    async def payout(self, student_id: str, **fields: Any) -> dict[str, Any]:
+        body = {"currency": "MXN", **fields}
+        return await self._created(f"/api/v1/students/{student_id}/credit/payouts", body)
+
     async def school_key(self, school_id: str) -> str:
         response = await self.post(f"/api/v1/schools/{school_id}/api-keys")
         assert response.status_code == 201, response.text

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
-from school_payments.application.pagination import Page, PageRequest
+from school_payments.application.pagination import LinesRequest, Page, PageRequest
 from school_payments.application.read_models import SchoolStatement, StudentStatement
 from school_payments.domain.entities import School
 from school_payments.domain.errors import NotFoundError
@@ -32,7 +32,13 @@ class FakeStatementReader:
                 await result
 
     async def student_statement(
-        self, scope: Scope, student_id: UUID, *, as_of: date | None, now: datetime
+        self,
+        scope: Scope,
+        student_id: UUID,
+        *,
+        as_of: date | None,
+        now: datetime,
+        lines: LinesRequest | None = None,
     ) -> StudentStatement:
         self.calls += 1
         await self._during()
@@ -65,6 +71,9 @@ class FakeStatementReader:
 
 class FakeRenderer:
     """A readable document naming what was rendered, so tests can tell bodies apart."""
+
+    def __init__(self, shape: str = "fake") -> None:
+        self.shape = shape
 
     def student(self, statement: StudentStatement) -> bytes:
         return (

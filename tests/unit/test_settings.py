@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from school_payments.settings import WORKERS_ENV, ConfigurationError, Settings
@@ -119,3 +122,46 @@ def test_with_an_operator_key_the_service_may_start() -> None:
 def test_with_authentication_switched_off_explicitly_the_service_may_start_without_a_key() -> None:
     settings = Settings.from_env({"AUTH_DISABLED": "true"})
     settings.require_authentication_setup()  # raises nothing
+
+
+# -- the documented defaults are the real ones ------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parents[2]
+# The numeric settings whose defaults the README's table and .env.example both state.
+_DOCUMENTED_NUMBERS = {
+    "STATEMENT_CACHE_TTL_SECONDS": "statement_cache_ttl_seconds",
+    "CIRCUIT_BREAKER_FAILURE_THRESHOLD": "breaker_failure_threshold",
+    "CIRCUIT_BREAKER_COOLDOWN_SECONDS": "breaker_cooldown_seconds",
+    "REDIS_TIMEOUT_SECONDS": "redis_timeout_seconds",
+    "DATABASE_POOL_SIZE": "database_pool_size",
+    "DATABASE_STATEMENT_TIMEOUT_MS": "database_statement_timeout_ms",
+    "API_KEY_CACHE_SECONDS": "api_key_cache_seconds",
+    "TENANT_EXPENSIVE_CONCURRENCY": "tenant_expensive_concurrency",
+    "EXPENSIVE_CONCURRENCY": "expensive_concurrency",
+    "HTTP_MAX_HEADER_BYTES": "http_max_header_bytes",
+    "HTTP_HEADER_TIMEOUT_SECONDS": "http_header_timeout_seconds",
+    "HTTP_KEEP_ALIVE_SECONDS": "http_keep_alive_seconds",
+    "HTTP_MAX_CONCURRENCY": "http_max_concurrency",
+}
+
+
+def _readme_defaults() -> dict[str, str]:
+    row = re.compile(r"^\| `(?P<name>[A-Z_]+)` \|.*\| `(?P<default>[^`]+)` \|$", re.MULTILINE)
+    text = (_ROOT / "README.md").read_text(encoding="utf-8")
+    return {m["name"]: m["default"] for m in row.finditer(text)}
+
+
+def _env_example_defaults() -> dict[str, str]:
+    line = re.compile(r"^#? ?(?P<name>[A-Z_]+)=(?P<value>\S*)$", re.MULTILINE)
+    text = (_ROOT / ".env.example").read_text(encoding="utf-8")
+    return {m["name"]: m["value"] for m in line.finditer(text)}
+
+
+@pytest.mark.parametrize("name", sorted(_DOCUMENTED_NUMBERS))
+def test_the_readme_and_env_example_state_the_real_default(name: str) -> None:
+    real = float(getattr(Settings.from_env({}), _DOCUMENTED_NUMBERS[name]))
+    readme, example = _readme_defaults(), _env_example_defaults()
+    assert name in readme, f"README's configuration table has no row for {name}"
+    assert name in example, f".env.example does not name {name}"
+    assert float(readme[name]) == real, f"README says {name}={readme[name]}, the code {real}"
+    assert float(example[name]) == real, f".env.example: {name}={example[name]}, the code {real}"

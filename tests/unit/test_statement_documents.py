@@ -22,18 +22,20 @@ from typing import Any
 
 import pytest
 
-from school_payments.adapters.representation.statements import JsonStatementRenderer, snapshot_id
+from school_payments.adapters.representation.json import ResponseModel
+from school_payments.adapters.representation.statements import (
+    JsonStatementRenderer,
+    SchoolStatementOut,
+    StudentStatementOut,
+    shape_of,
+    snapshot_id,
+)
 from school_payments.adapters.web.documents import rendering
 from school_payments.adapters.web.documents.csv_document import (
     SCHOOL_COLUMNS,
     neutralised,
     school_csv,
     student_csv,
-)
-from school_payments.adapters.web.documents.model import (
-    school_document,
-    snapshot_of,
-    student_document,
 )
 from school_payments.adapters.web.documents.negotiation import (
     CSV,
@@ -45,6 +47,11 @@ from school_payments.adapters.web.documents.negotiation import (
 )
 from school_payments.adapters.web.documents.pdf import school_statement_pdf, student_pdf
 from school_payments.adapters.web.documents.pdf_layout import StatementPdf
+from school_payments.adapters.web.documents.reading import (
+    school_document,
+    snapshot_of,
+    student_document,
+)
 from school_payments.application.pagination import Page
 from school_payments.application.read_models import (
     Aging,
@@ -85,13 +92,16 @@ def _totals(invoices: Sequence[Invoice], **extra: Any) -> list[CurrencyTotals]:
         found.append(
             CurrencyTotals(
                 code,
-                invoiced,
-                paid,
-                invoiced - paid,
-                0,
-                len(mine),
-                StatusCounts(pending=len(mine)),
-                Aging(current=invoiced - paid),
+                invoiced=invoiced,
+                credited=0,
+                paid=paid,
+                outstanding=invoiced - paid,
+                overdue=0,
+                invoice_count=len(mine),
+                credit_balance=0,
+                status_counts=StatusCounts(pending=len(mine)),
+                aging=Aging(current=invoiced - paid),
+                refunded=0,
                 **extra,
             )
         )
@@ -167,11 +177,27 @@ def test_the_snapshot_id_is_read_from_the_start_of_the_document() -> None:
     assert snapshot_of(body) == json.loads(body)["snapshot_id"]
 
 
-def test_a_document_cached_before_snapshots_existed_gets_the_same_id() -> None:
-    document = json.loads(_a_statement_json())
-    old_body = json.dumps({k: v for k, v in document.items() if k != "snapshot_id"}).encode()
-    assert snapshot_of(old_body) == document["snapshot_id"]
-    assert student_document(old_body)["snapshot_id"] == document["snapshot_id"]
+# -- the shape in the cache keys -----------------------------------------------------------------
+
+
+class _Before(ResponseModel):
+    amount: int
+
+
+class _After(ResponseModel):
+    amount: int
+    credited: int
+
+
+def test_the_document_shape_changes_when_a_field_is_added() -> None:
+    assert shape_of(_Before) == shape_of(_Before)
+    assert shape_of(_Before) != shape_of(_After)
+
+
+def test_the_renderer_names_the_shape_of_both_statement_models() -> None:
+    shape = JsonStatementRenderer().shape
+    assert shape == shape_of(StudentStatementOut, SchoolStatementOut)
+    assert shape != shape_of(StudentStatementOut)
 
 
 # -- content negotiation -------------------------------------------------------------------------
@@ -299,8 +325,8 @@ def _rows(body: bytes) -> list[dict[str, str]]:
 
 def test_the_student_csv_reads_back_to_the_json_figures() -> None:
     body = _a_statement_json()
-    document = student_document(body)
-    rows = _rows(student_csv(document))
+    document = json.loads(body)
+    rows = _rows(student_csv(student_document(body)))
     invoices = [r for r in rows if r["line"] == "invoice"]
     payments = [r for r in rows if r["line"] == "payment"]
     assert [
@@ -334,7 +360,7 @@ def test_a_description_with_commas_quotes_and_line_breaks_survives_the_csv() -> 
 def _school_json(lines: list[StudentLine], next_after: Any = None) -> bytes:
     school = a_school(name="Escola Müller")
     totals = [
-        CurrencyTotals("MXN", 300, 100, 200, 0, 2, StatusCounts(), Aging(current=200), 1),
+        CurrencyTotals("MXN", 300, 0, 100, 200, 0, 2, 0, StatusCounts(), Aging(current=200), 0, 1),
     ]
     statement = SchoolStatement(school, TODAY, NOW, totals, Page(lines, next_after))
     return JsonStatementRenderer().school(statement)
@@ -349,8 +375,8 @@ def test_the_school_csv_has_a_line_per_student_and_currency() -> None:
             StudentLine(
                 with_two,
                 [
-                    StudentTotals("JPY", 5_000, 0, 5_000, 5_000, 1),
-                    StudentTotals("MXN", 300, 100, 200, 0, 2),
+                    StudentTotals("JPY", 5_000, 0, 0, 5_000, 5_000, 1, 0),
+                    StudentTotals("MXN", 300, 0, 100, 200, 0, 2, 0),
                 ],
             ),
             StudentLine(without, []),
@@ -516,7 +542,7 @@ def test_cancelled_invoices_are_named_beside_the_count(tmp_path: Path) -> None:
     cancelled = a_cancelled_invoice(student)
     totals = [
         CurrencyTotals(
-            "MXN", 80_000, 0, 80_000, 0, 2, StatusCounts(pending=1, cancelled=1), Aging()
+            "MXN", 80_000, 0, 0, 80_000, 0, 2, 0, StatusCounts(pending=1, cancelled=1), Aging(), 0
         )
     ]
     statement = StudentStatement(student, school, TODAY, NOW, totals, [kept, cancelled])
@@ -547,7 +573,7 @@ def test_the_school_pdf_lists_the_page_of_students(tmp_path: Path) -> None:
     ]
     body = _school_json(
         [
-            StudentLine(students[0], [StudentTotals("MXN", 300, 100, 200, 0, 2)]),
+            StudentLine(students[0], [StudentTotals("MXN", 300, 0, 100, 200, 0, 2, 0)]),
             StudentLine(students[1], []),
         ],
         next_after=new_id(),

@@ -34,6 +34,7 @@ class Statements:
     clock: FixedClock = field(default_factory=FixedClock)
     reader: FakeStatementReader = field(default_factory=FakeStatementReader)
     cache: FakeStatementCache = field(default_factory=FakeStatementCache)
+    renderer: FakeRenderer = field(default_factory=FakeRenderer)
     school: School = field(default_factory=a_school)
     student: Student = field(init=False)
 
@@ -45,7 +46,7 @@ class Statements:
 
     @property
     def queries(self) -> StatementQueries:
-        return StatementQueries(self.reader, self.cache, FakeRenderer(), self.clock)
+        return StatementQueries(self.reader, self.cache, self.renderer, self.clock)
 
     async def student_statement(
         self, caller: Caller = OPERATOR, as_of: date | None = None
@@ -71,10 +72,21 @@ async def test_a_first_statement_is_built_by_the_reader_and_stored_in_its_slot(
     served = await statements.student_statement()
     assert served.cache == CacheOutcome.MISS
     assert statements.reader.calls == 1
-    slot = statements.cache.slot_for(StatementKey("student", statements.student.id, "asof=today"))
+    key = StatementKey("student", statements.student.id, "shape=fake;asof=today")
+    slot = statements.cache.slot_for(key)
     stored = statements.cache.entries[slot]
     assert stored == CachedStatement(statements.school.id, date(2026, 11, 24), "UTC", served.body)
     assert served.school_id == statements.school.id
+
+
+async def test_an_entry_written_in_another_document_shape_is_never_served(
+    statements: Statements,
+) -> None:
+    await statements.student_statement()
+    statements.renderer = FakeRenderer(shape="next")  # the other side of a rolling deploy
+    served = await statements.student_statement()
+    assert served.cache == CacheOutcome.MISS
+    assert statements.reader.calls == 2
 
 
 async def test_a_second_statement_is_served_from_the_cache_without_the_reader(

@@ -53,3 +53,38 @@ class IdempotencyKeyInUseError(Exception):
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class QueryTimeoutError(DatabaseUnavailableError):
+    """A query ran past the statement timeout: the database is up but too busy for this now."""
+
+    def __init__(
+        self,
+        detail: str = "the query ran past the database's statement timeout; nothing was"
+        " changed, retry in a moment (or ask for less: an earlier as_of, a smaller page)",
+    ) -> None:
+        super().__init__(detail)
+
+
+class SchemaNotReadyError(Exception):
+    """The database's schema is older than this code: its migrations have not been applied."""
+
+    def __init__(
+        self,
+        detail: str = "the database schema is older than this version of the service;"
+        " an operator must run `school-payments migrate`",
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class TenantBusyError(Exception):
+    """The caller's school already runs its share of expensive work (statements, documents)."""
+
+    def __init__(self, limit: int, retry_after_seconds: int = 1) -> None:
+        self.detail = (
+            f"this school already has {limit} statements or documents in progress, its share;"
+            f" retry after {retry_after_seconds} s, or send fewer at once"
+        )
+        super().__init__(self.detail)
+        self.retry_after_seconds = retry_after_seconds

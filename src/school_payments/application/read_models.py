@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from school_payments.application.pagination import Page
+from school_payments.application.pagination import LinesRequest, Page
 from school_payments.domain.entities import Invoice, School, Student
 
 
@@ -16,6 +16,10 @@ class InvoiceView:
 
     invoice: Invoice
     day: date
+
+    @property
+    def id(self) -> UUID:
+        return self.invoice.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +68,16 @@ class StudentTotals:
 
     currency: str
     invoiced: int
+    credited: int
+    """Σ the credit notes of its uncancelled invoices (forgiven, not paid)."""
     paid: int
+    """Net of refunds."""
     outstanding: int
+    """Σ what each uncancelled invoice still owes (invoiced − credited − paid, each line ≥ 0)."""
     overdue: int
     invoice_count: int
+    credit_balance: int
+    """Credit held for the student(s) in this currency: owed to the payer, not subtracted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +86,8 @@ class CurrencyTotals(StudentTotals):
 
     status_counts: StatusCounts
     aging: Aging
+    refunded: int
+    """Σ the refunds of its uncancelled invoices' payments (for information: `paid` is net)."""
     student_count: int | None = None
     """Students with at least one invoice in this currency (school statements only)."""
 
@@ -88,7 +100,12 @@ class StudentStatement:
     generated_at: datetime
     totals: list[CurrencyTotals]
     invoices: list[Invoice]
-    """Every invoice issued by the cut-off, with figures and payments as of that day."""
+    """The invoices issued by the cut-off (every one, or the page `lines` asked for), with their
+    figures, payments (and their refunds) and credit notes as of that day."""
+    lines: LinesRequest | None = None
+    """The page of lines asked for; None: every line."""
+    next_line_after: UUID | None = None
+    """Where the next page of lines starts; None when every line is listed."""
 
 
 @dataclass(frozen=True, slots=True)

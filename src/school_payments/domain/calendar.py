@@ -23,9 +23,15 @@ EARLIEST_OFFSET = timedelta(hours=14)
 """UTC+14 (Pacific/Kiritimati): no school's calendar day is later than UTC's day at this offset."""
 
 
+NOT_IANA_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+"""Names the system's zone directory holds that are no place's time: `localtime` is the host's
+own setting, `Factory` a placeholder zone ("-00"), `posixrules` a template for POSIX TZ strings."""
+
+
 @functools.cache
 def _timezone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # Every zone and backward-compatible link of the IANA database (`US/Eastern` included).
+    return frozenset(available_timezones()) - NOT_IANA_ZONES
 
 
 @functools.lru_cache(maxsize=1024)

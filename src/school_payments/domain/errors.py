@@ -39,7 +39,11 @@ class UnknownCurrencyError(InvalidValueError):
 
 class UnknownTimezoneError(InvalidValueError):
     def __init__(self, name: object) -> None:
-        super().__init__("timezone", f"{name!r} is not an IANA time zone name")
+        super().__init__(
+            "timezone",
+            f"{name!r} is not an IANA time zone name; use one such as 'America/Mexico_City'"
+            " or 'UTC'",
+        )
 
 
 class InvalidAmountError(InvalidValueError):
@@ -130,34 +134,52 @@ class InsufficientCreditError(BusinessRuleError):
 
 class InvoiceNotPayableError(BusinessRuleError):
     def __init__(self, status: str) -> None:
-        super().__init__(f"an invoice that is {status} accepts no payments")
+        super().__init__(
+            f"an invoice that is {status} accepts no payments; pay an open (PENDING,"
+            " PARTIALLY_PAID or OVERDUE) invoice instead"
+        )
 
 
 class CurrencyMismatchError(BusinessRuleError):
     def __init__(self, expected: str, got: str) -> None:
-        super().__init__(f"the invoice is in {expected}; a payment in {got} cannot settle it")
+        super().__init__(
+            f"the invoice is in {expected}; a payment in {got} cannot settle it:"
+            f" pay in {expected} (or leave currency out)"
+        )
 
 
 class InvoiceNotEditableError(BusinessRuleError):
     def __init__(self, status: str) -> None:
-        super().__init__(f"an invoice that is {status} can no longer be edited")
+        super().__init__(
+            f"an invoice that is {status} can no longer be edited; only PENDING, PARTIALLY_PAID"
+            " and OVERDUE invoices can"
+        )
 
 
 class InvoiceHasPaymentsError(BusinessRuleError):
     def __init__(self) -> None:
-        super().__init__("an invoice with payments cannot be cancelled")
+        super().__init__(
+            "an invoice with payments cannot be cancelled; only an invoice without payments can"
+        )
 
 
 class StudentArchivedError(BusinessRuleError):
     def __init__(self) -> None:
-        super().__init__("the student is archived and cannot receive new invoices")
+        super().__init__(
+            "the student is archived and cannot receive new invoices; invoice an active student"
+        )
 
 
 class SchoolHasStudentsError(BusinessRuleError):
     def __init__(self) -> None:
-        super().__init__("a school with students cannot be deleted")
+        super().__init__(
+            "a school with students cannot be deleted; delete (or archive) its students first"
+        )
 
 
 class DuplicateExternalIdError(BusinessRuleError):
     def __init__(self, external_id: str) -> None:
-        super().__init__(f"another student of this school already has external_id {external_id!r}")
+        super().__init__(
+            f"another student of this school already has external_id {external_id!r};"
+            " choose another external_id or leave it out"
+        )

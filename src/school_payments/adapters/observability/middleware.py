@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +20,10 @@ from school_payments.adapters.asgi import header
 from school_payments.adapters.observability import context, metrics
 
 log = logging.getLogger("school_payments.http")
+
+CLIENT_CLOSED_REQUEST = 499
+"""The status logged and counted for a request whose client went away before it was answered
+(nginx's convention): the client's doing, not a server error, and nothing is sent back."""
 
 
 def _text_header(scope: Scope, name: bytes) -> str | None:
@@ -51,6 +56,7 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        method = scope["method"]  # as the client sent it (HEAD is served as GET further in)
         request_id = context.choose_request_id(_text_header(scope, b"x-request-id"))
         trace_id = context.choose_trace_id(_text_header(scope, b"traceparent"))
         request_token = context.request_id.set(request_id)
@@ -70,29 +76,29 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED_REQUEST  # no one left to answer, and no traceback to keep
         except Exception:
-            log.exception(
-                "unhandled error", extra={"method": scope["method"], "path": scope["path"]}
-            )
+            log.exception("unhandled error", extra={"method": method, "path": scope["path"]})
             status = 500
             if not response_started:
                 await self.unhandled_error()(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             if self.access_log:
-                self._log(scope, status, elapsed)
+                self._log(scope, method, status, elapsed)
             if self.metrics_enabled:
-                metrics.observe_request(scope["method"], _route(scope), status, elapsed)
+                metrics.observe_request(method, _route(scope), status, elapsed)
             context.request_id.reset(request_token)
             context.trace_id.reset(trace_token)
 
     @staticmethod
-    def _log(scope: Scope, status: int, elapsed: float) -> None:
+    def _log(scope: Scope, method: str, status: int, elapsed: float) -> None:
         level = logging.ERROR if status >= 500 else logging.INFO
         if not log.isEnabledFor(level):
             return
         extra: dict[str, Any] = {
-            "method": scope["method"],
+            "method": method,
             "path": scope["path"],
             "route": _route(scope),
             "status": status,

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
 
-from school_payments.application.errors import DatabaseUnavailableError
+from school_payments.application.errors import DatabaseUnavailableError, QueryTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +41,45 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 
 # SQLSTATE classes of the same: a connection exception (08…), the server shutting down, starting
-# up or recovering from a crash (57P…), out of connection slots (53300), or a statement that
-# ran past statement_timeout (57014: the database did not answer in time). asyncpg reports
+# up or recovering from a crash (57P…), or out of connection slots (53300). asyncpg reports
 # these as plain `PostgresError`s, which SQLAlchemy wraps in a bare DBAPIError, and a refused
 # connection during a restart ("the database system is starting up") has no connection to
 # invalidate: only the code tells them apart from a failing query.
-_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300", "57014")
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300")
+
+QUERY_CANCELED = "57014"
+"""A statement that ran past statement_timeout: the database is up, this query was too long
+for it right now. Reported as such (`query_timeout`), not as the database being down."""
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    if isinstance(error, exc.DBAPIError):
+        code = getattr(error.orig, "sqlstate", None)
+        return code if isinstance(code, str) else None
+    return None
+
+
+def is_timeout(error: BaseException) -> bool:
+    return _sqlstate(error) == QUERY_CANCELED
 
 
 def is_unavailable(error: BaseException) -> bool:
     if isinstance(error, exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        error_code = getattr(error.orig, "sqlstate", None)
-        if isinstance(error_code, str) and error_code.startswith(_UNAVAILABLE_SQLSTATES):
+        code = _sqlstate(error)
+        if code is not None and code.startswith(_UNAVAILABLE_SQLSTATES):
             return True
     return isinstance(error, _UNAVAILABLE)
+
+
+def translated(error: Exception) -> DatabaseUnavailableError | None:
+    """The service's error for a driver failure that is not a bug in a query, else None."""
+    if is_timeout(error):
+        return QueryTimeoutError()
+    if is_unavailable(error):
+        return DatabaseUnavailableError()
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +128,9 @@ class SqlConnection:
         try:
             return await self.connection.execute(statement, parameters)
         except Exception as error:
-            if is_unavailable(error):
-                raise DatabaseUnavailableError() from error
+            found = translated(error)
+            if found is not None:
+                raise found from error
             raise
 
     async def rows(
@@ -128,8 +152,9 @@ async def _translated() -> AsyncIterator[None]:
     except DatabaseUnavailableError:
         raise
     except Exception as error:
-        if is_unavailable(error):
-            raise DatabaseUnavailableError() from error
+        found = translated(error)
+        if found is not None:
+            raise found from error
         raise
 
 
@@ -144,9 +169,15 @@ class Database:
         if self.dialect == "sqlite":
             self._write_engine = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE")
             self._read_engine = _sqlite_engine(self.url, begin="BEGIN")
+            self._probe_engine = self._read_engine
         else:
             engine = _postgres_engine(self.url, settings)
             self._write_engine = self._read_engine = engine
+            # /readyz asks on connections of its own: when every pooled connection is busy
+            # with requests, the database is still up, and readiness must say so.
+            self._probe_engine = _postgres_engine(
+                self.url, settings, pool_size=1, max_overflow=2, pool_timeout=1.0
+            )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -172,25 +203,43 @@ class Database:
             yield SqlConnection(connection)
 
     async def ping(self) -> bool:
+        """Whether the database answers, asked outside the pool that serves requests."""
         try:
-            async with self.snapshot() as sql:
-                await sql.scalar(text("SELECT 1"))
+            async with _translated(), self._probe_engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
             return True
         except DatabaseUnavailableError:
             return False
 
+    async def schema_revision(self) -> str | None:
+        """The migration revision the database is at (None: never migrated)."""
+        async with _translated(), self._probe_engine.connect() as connection:
+            has_table = await connection.run_sync(
+                lambda sync: sync.dialect.has_table(sync, "alembic_version")
+            )
+            if not has_table:
+                return None
+            found = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+            return None if found is None else str(found)
+
     async def dispose(self) -> None:
-        await self._write_engine.dispose()
-        if self._read_engine is not self._write_engine:
-            await self._read_engine.dispose()
+        for engine in {self._write_engine, self._read_engine, self._probe_engine}:
+            await engine.dispose()
 
 
-def _postgres_engine(url: str, settings: DatabaseSettings) -> AsyncEngine:
+def _postgres_engine(
+    url: str,
+    settings: DatabaseSettings,
+    *,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    pool_timeout: float | None = None,
+) -> AsyncEngine:
     engine = create_async_engine(
         url,
-        pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
-        pool_timeout=settings.pool_timeout_seconds,
+        pool_size=settings.pool_size if pool_size is None else pool_size,
+        max_overflow=settings.max_overflow if max_overflow is None else max_overflow,
+        pool_timeout=settings.pool_timeout_seconds if pool_timeout is None else pool_timeout,
         pool_recycle=1800,
         connect_args={
             "timeout": settings.connect_timeout_seconds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import Table, and_, bindparam, select
@@ -100,6 +100,29 @@ class SqlStudentReader:
             await school_in_scope(sql, scope, school_id)
             rows = await sql.rows(page_query(query, students.c.id, page))
         return page_of(rows, page, partial(record_from, Student))
+
+
+class SqlStudentSchools:
+    """Student → school, remembered: a student never changes school, so an entry never goes
+    stale (a deleted student's entry only counts its requests against its former school)."""
+
+    def __init__(self, database: Database, remember: int = 100_000) -> None:
+        self._database = database
+        self._remember = remember
+        self._known: dict[UUID, UUID] = {}
+
+    async def school_of(self, student_id: UUID) -> UUID | None:
+        found = self._known.get(student_id)
+        if found is not None:
+            return found
+        async with self._database.snapshot() as sql:
+            query = select(students.c.school_id).where(students.c.id == student_id)
+            found = cast(UUID | None, await sql.scalar(query))
+        if found is not None:
+            if len(self._known) >= self._remember:
+                self._known.clear()  # simple and rare; the next lookups fill it again
+            self._known[student_id] = found
+        return found
 
 
 class SqlInvoiceReader:

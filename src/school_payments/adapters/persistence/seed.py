@@ -1,9 +1,11 @@
-"""Demo data in bulk: realistic schools with years of invoices and payments, generated fast.
+"""Demo data in bulk: realistic schools with years of invoices, payments, refunds, credit
+notes and credit held for students, generated fast.
 
 PostgreSQL rows go in with COPY; SQLite with executemany. Students are generated in batches so
 memory stays flat at any size. The data obeys every invariant (a reconcile finds nothing):
-paid amounts equal their payments, and the balance projection (`projections.py`) is filled from
-the invoices of each batch.
+an invoice's figures equal its records (paid net of refunds, credited, refunded), credit balances
+equal their entries, receipts their shares and credit, and the balance projection
+(`projections.py`) is filled from the invoices of each batch.
 """
 
 from __future__ import annotations
@@ -21,8 +23,14 @@ from sqlalchemy import Table, insert, text
 from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.projections import StudentBalanceProjection
 from school_payments.adapters.persistence.tables import (
+    credit_balances,
+    credit_entries,
+    credit_notes,
+    credit_payouts,
     invoices,
     payments,
+    receipts,
+    refunds,
     schools,
     students,
 )
@@ -116,13 +124,37 @@ class SeedReport:
     students: int = 0
     invoices: int = 0
     payments: int = 0
+    refunds: int = 0
+    credit_notes: int = 0
+    credit_entries: int = 0
 
 
 @dataclass
 class _Batch:
+    """Rows per table, in the order they are written (parents before the rows naming them)."""
+
     students: list[dict[str, Any]] = field(default_factory=list)
     invoices: list[dict[str, Any]] = field(default_factory=list)
     payments: list[dict[str, Any]] = field(default_factory=list)
+    refunds: list[dict[str, Any]] = field(default_factory=list)
+    credit_notes: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    credit_payouts: list[dict[str, Any]] = field(default_factory=list)
+    credit_entries: list[dict[str, Any]] = field(default_factory=list)
+    credit_balances: list[dict[str, Any]] = field(default_factory=list)
+
+    def tables(self) -> list[tuple[Table, list[dict[str, Any]]]]:
+        return [
+            (students, self.students),
+            (invoices, self.invoices),
+            (payments, self.payments),
+            (refunds, self.refunds),
+            (credit_notes, self.credit_notes),
+            (receipts, self.receipts),
+            (credit_payouts, self.credit_payouts),
+            (credit_entries, self.credit_entries),
+            (credit_balances, self.credit_balances),
+        ]
 
 
 class _Generator:
@@ -165,7 +197,80 @@ class _Generator:
             currencies = ["MXN", "USD"] if self.random.random() < 0.1 else ["MXN"]
             for index in range(self.plan.invoices_per_student * self.plan.years):
                 self._invoice(batch, school_id, student_id, index, self.random.choice(currencies))
+            if currencies == ["MXN"] and self.random.random() < 0.05:
+                self._prepaid(batch, school_id, student_id, enrolled)
         return batch
+
+    def _prepaid(
+        self, batch: _Batch, school_id: uuid.UUID, student_id: uuid.UUID, enrolled: datetime
+    ) -> None:
+        """A parent paid in US dollars for a student billed in pesos: with no open invoice in
+        that currency, all of it is held as credit; half of it is sometimes handed back."""
+        owner = {"school_id": school_id, "student_id": student_id, "currency": "USD"}
+        paid_at = enrolled + (self.now - enrolled) * self.random.random()
+        amount = self.random.choice([5_000, 10_000, 25_000])
+        receipt_id = _id_at(paid_at)
+        batch.receipts.append(
+            {
+                "id": receipt_id,
+                **owner,
+                "amount": amount,
+                "method": "bank_transfer",
+                "paid_at": paid_at,
+                "reference": None,
+                "credited_to_balance": amount,
+                "created_at": paid_at,
+            }
+        )
+        sources = ("receipt_id", "payment_id", "refund_id", "payout_id")
+        entry: dict[str, Any] = {**owner, **dict.fromkeys(sources)}
+        batch.credit_entries.append(
+            {
+                **entry,
+                "id": _id_at(paid_at),
+                "amount": amount,
+                "direction": "in",
+                "kind": "overpayment",
+                "receipt_id": receipt_id,
+                "effective_at": paid_at,
+                "created_at": paid_at,
+            }
+        )
+        balance = amount
+        if self.random.random() < 0.5:
+            paid_out = min(paid_at + timedelta(days=self.random.randint(1, 60)), self.now)
+            payout_id = _id_at(paid_out)
+            balance -= amount // 2
+            batch.credit_payouts.append(
+                {
+                    "id": payout_id,
+                    **owner,
+                    "amount": amount // 2,
+                    "reason": "Returned to the family",
+                    "reference": None,
+                    "created_at": paid_out,
+                }
+            )
+            batch.credit_entries.append(
+                {
+                    **entry,
+                    "id": _id_at(paid_out),
+                    "amount": amount // 2,
+                    "direction": "out",
+                    "kind": "payout",
+                    "payout_id": payout_id,
+                    "effective_at": paid_out,
+                    "created_at": paid_out,
+                }
+            )
+        batch.credit_balances.append(
+            {
+                "student_id": student_id,
+                "currency": "USD",
+                "school_id": school_id,
+                "balance": balance,
+            }
+        )
 
     def _invoice(
         self, batch: _Batch, school_id: uuid.UUID, student_id: uuid.UUID, index: int, currency: str
@@ -206,15 +311,32 @@ class _Generator:
                 else "open"
             )
         invoice_id = _id_at(issued)
+        owner = {"school_id": school_id, "student_id": student_id, "currency": currency}
         paid = 0
+        # One invoice in twelve has a scholarship: a quarter forgiven before any payment.
+        credited = amount // 4 if outcome != "cancelled" and self.random.random() < 0.08 else 0
+        if credited:
+            noted = issued + timedelta(days=1) if issued + timedelta(days=1) < self.now else issued
+            batch.credit_notes.append(
+                {
+                    "id": _id_at(noted),
+                    "invoice_id": invoice_id,
+                    **owner,
+                    "amount": credited,
+                    "reason": "Scholarship",
+                    "issued_at": noted,
+                    "created_at": noted,
+                }
+            )
+        payable = amount - credited
         if outcome in ("paid", "partial"):
             parts = (
-                [amount]
+                [payable]
                 if outcome == "paid" and roll < 0.5
-                else [amount // 2, amount - amount // 2]
+                else [payable // 2, payable - payable // 2]
             )
             if outcome == "partial":
-                parts = [amount // 3]
+                parts = [payable // 3]
             for part in parts:
                 latest = min(
                     datetime.combine(due + timedelta(days=20), time(12), tzinfo=UTC), self.now
@@ -225,19 +347,21 @@ class _Generator:
                     {
                         "id": _id_at(paid_at),
                         "invoice_id": invoice_id,
-                        "school_id": school_id,
-                        "student_id": student_id,
-                        "currency": currency,
+                        **owner,
                         "amount": part,
                         "paid_at": paid_at,
                         "method": self.random.choice(METHODS),
                         "reference": None,
                         "created_at": paid_at,
+                        "amount_refunded": 0,
+                        "receipt_id": None,
                     }
                 )
                 paid += part
+        refunded = self._refund(batch, invoice_id, owner) if paid else 0
+        paid -= refunded
         cancelled = outcome == "cancelled"
-        status = InvoiceStatus.CANCELLED if cancelled else status_for_paid(paid, amount)
+        status = InvoiceStatus.CANCELLED if cancelled else status_for_paid(paid, amount, credited)
         batch.invoices.append(
             {
                 "id": invoice_id,
@@ -247,6 +371,8 @@ class _Generator:
                 "currency": currency,
                 "amount": amount,
                 "amount_paid": paid,
+                "amount_credited": credited,
+                "amount_refunded": refunded,
                 "status": status.value,
                 "due_date": due,
                 "issued_at": issued,
@@ -255,6 +381,29 @@ class _Generator:
                 "cancelled_at": min(issued + timedelta(days=1), self.now) if cancelled else None,
             }
         )
+
+    def _refund(self, batch: _Batch, invoice_id: uuid.UUID, owner: dict[str, Any]) -> int:
+        """One paid invoice in twenty gives back half of its last payment (a paid one reopens);
+        returns what was refunded."""
+        if self.random.random() >= 0.05:
+            return 0
+        payment = batch.payments[-1]
+        amount: int = max(payment["amount"] // 2, 1)
+        refunded_at = payment["paid_at"] + (self.now - payment["paid_at"]) * self.random.random()
+        payment["amount_refunded"] = amount
+        batch.refunds.append(
+            {
+                "id": _id_at(refunded_at),
+                "invoice_id": invoice_id,
+                "payment_id": payment["id"],
+                **owner,
+                "amount": amount,
+                "reason": "Overcharged",
+                "refunded_at": refunded_at,
+                "created_at": refunded_at,
+            }
+        )
+        return amount
 
 
 async def _write(sql: SqlConnection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -296,14 +445,16 @@ async def seed(
             count = min(BATCH_STUDENTS, plan.students_per_school - first)
             batch = generator.batch(school["id"], first, count)
             async with database.transaction() as sql:
-                await _write(sql, students, batch.students)
-                await _write(sql, invoices, batch.invoices)
-                await _write(sql, payments, batch.payments)
+                for table, rows in batch.tables():
+                    await _write(sql, table, rows)
                 await StudentBalanceProjection(sql).fill([s["id"] for s in batch.students])
                 await sql.connection.commit()
             report.students += len(batch.students)
             report.invoices += len(batch.invoices)
             report.payments += len(batch.payments)
+            report.refunds += len(batch.refunds)
+            report.credit_notes += len(batch.credit_notes)
+            report.credit_entries += len(batch.credit_entries)
             if on_progress is not None:
                 on_progress(count)
     return report

@@ -145,16 +145,18 @@ class PaymentWithRefundsOut(PaymentOut):
     refunds: Annotated[list[RefundOut], BeforeValidator(loaded)]
 
 
-class _InvoiceOnDay:
-    """An invoice's attributes, with the status and days overdue it shows on a given day."""
-
-    def __init__(self, invoice: Invoice, day: date) -> None:
-        self._invoice = invoice
-        self.status = invoice.status_on(day)
-        self.days_overdue = invoice.days_overdue_on(day)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._invoice, name)
+def _on_day(cls: type[ResponseModel], invoice: Invoice, day: date) -> dict[str, Any]:
+    """The invoice's attributes under `cls`'s field names, with the status and days overdue it
+    shows on `day` (a dict: pydantic reads one faster than an object's attributes)."""
+    found: dict[str, Any] = {}
+    for name in cls.model_fields:
+        if name == "status":
+            found[name] = invoice.status_on(day)
+        elif name == "days_overdue":
+            found[name] = invoice.days_overdue_on(day)
+        else:
+            found[name] = getattr(invoice, name, None)
+    return found
 
 
 class InvoiceOut(ResponseModel):
@@ -181,12 +183,12 @@ class InvoiceOut(ResponseModel):
     @classmethod
     def _on_its_day(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, InvoiceView):
-            return _InvoiceOnDay(value.invoice, value.day)
+            return _on_day(cls, value.invoice, value.day)
         if isinstance(value, Invoice):
             day = (info.context or {}).get("day")
             if day is None:
                 raise TypeError("an invoice is shown as it reads on a day: pass day=")
-            return _InvoiceOnDay(value, day)
+            return _on_day(cls, value, day)
         return value
 
 

@@ -9,19 +9,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AliasChoices, AliasPath, Field
+from pydantic import AliasChoices, AliasPath, BaseModel, BeforeValidator, Field
 
+from school_payments.adapters.representation.cursors import encode_lines_cursor
 from school_payments.adapters.representation.json import ResponseModel, dumps
 from school_payments.adapters.representation.resources import (
     CurrencyCode,
+    Figure,
     InvoiceOut,
     Listing,
     MinorUnits,
     SchoolOut,
     StudentOut,
+    loaded,
 )
 from school_payments.application.read_models import SchoolStatement, StudentStatement
 from school_payments.domain.entities import PaymentMethod, StudentStatus
@@ -70,17 +74,26 @@ class AgingOut(ResponseModel):
 
 
 class StudentTotalsOut(ResponseModel):
-    """One currency's figures; amounts of different currencies are never added together."""
+    """One currency's figures; amounts of different currencies are never added together.
+    Cancelled invoices, their credit notes and their payments' refunds count in none."""
 
     currency: CurrencyCode
     invoiced: MinorUnits
-    paid: MinorUnits
-    outstanding: MinorUnits = Field(description="invoiced − paid")
+    credited: MinorUnits = Field(description="Σ credit notes: forgiven, not paid")
+    paid: MinorUnits = Field(description="net of refunds")
+    outstanding: MinorUnits = Field(
+        description="invoiced − credited − paid: Σ each invoice's amount_remaining (never below 0)"
+    )
     overdue: MinorUnits = Field(description="the outstanding amount of invoices read OVERDUE")
     invoice_count: int
+    credit_balance: MinorUnits = Field(
+        description="credit held in this currency: owed to the payer, not subtracted from"
+        " outstanding"
+    )
 
 
 class CurrencyTotalsOut(StudentTotalsOut):
+    refunded: MinorUnits = Field(description="Σ refunds, for information (paid is already net)")
     status_counts: StatusCountsOut
     aging: AgingOut
 
@@ -95,16 +108,37 @@ class StatementSchool(ResponseModel):
     timezone: str
 
 
+class StatementRefundOut(ResponseModel):
+    id: UUID
+    amount: MinorUnits
+    reason: str | None
+    refunded_at: datetime
+
+
 class StatementPaymentOut(ResponseModel):
     id: UUID
     amount: MinorUnits
     paid_at: datetime
     method: PaymentMethod
     reference: str | None
+    amount_refunded: Figure
+    refunds: Annotated[list[StatementRefundOut], BeforeValidator(loaded)] = Field(
+        description="made by the statement's cut-off, in creation order"
+    )
+
+
+class StatementCreditNoteOut(ResponseModel):
+    id: UUID
+    amount: MinorUnits
+    reason: str
+    issued_at: datetime
 
 
 class StatementInvoiceOut(InvoiceOut):
+    """An invoice line: its figures, payments and credit notes as of the statement's day."""
+
     payments: list[StatementPaymentOut]
+    credit_notes: Annotated[list[StatementCreditNoteOut], BeforeValidator(loaded)]
 
 
 _SNAPSHOT_ID = Field(
@@ -122,7 +156,13 @@ class StudentStatementOut(ResponseModel):
     generated_at: datetime
     totals: list[CurrencyTotalsOut]
     invoices: list[StatementInvoiceOut] = Field(
-        description="every invoice issued by the cut-off, with figures and payments as of that day"
+        description="the invoices issued by the cut-off, with figures and payments as of that"
+        " day: at most `lines_limit` (500) of them, in creation order"
+    )
+    invoices_next_cursor: str | None = Field(
+        default=None,
+        description="send it as `lines_cursor` (with the same `as_of` and `lines_limit`) for the"
+        " next invoice lines; null once every line is listed",
     )
 
 
@@ -151,6 +191,19 @@ class SchoolStatementOut(ResponseModel):
     students: Listing[StudentLineOut]
 
 
+def shape_of(*models: type[BaseModel]) -> str:
+    """A short fingerprint of the JSON that `models` write: the hash of their JSON Schemas as
+    serialised (names, types, requiredness, descriptions). Derived, not kept by hand, so it cannot
+    be forgotten when a field is added; a change of wording alone costs one cold cache."""
+    schemas = [model.model_json_schema(mode="serialization", by_alias=True) for model in models]
+    return hashlib.sha256(dumps(schemas, sort_keys=True)).hexdigest()[:16]
+
+
+@cache
+def _statement_shape() -> str:
+    return shape_of(StudentStatementOut, SchoolStatementOut)
+
+
 def _with_snapshot(document: StudentStatementOut | SchoolStatementOut) -> bytes:
     document.snapshot_id = snapshot_id(document.model_dump(mode="json", by_alias=True))
     return document.to_json()
@@ -159,8 +212,18 @@ def _with_snapshot(document: StudentStatementOut | SchoolStatementOut) -> bytes:
 class JsonStatementRenderer:
     """Statements as the contract's JSON documents (what the API serves and the cache keeps)."""
 
+    @property
+    def shape(self) -> str:
+        """The fingerprint of the statement models: cache keys carry it (see `_variant`)."""
+        return _statement_shape()
+
     def student(self, statement: StudentStatement) -> bytes:
-        return _with_snapshot(StudentStatementOut.of(statement, day=statement.as_of))
+        document = StudentStatementOut.of(statement, day=statement.as_of)
+        if statement.lines is not None:
+            document.invoices_next_cursor = encode_lines_cursor(
+                statement.next_line_after, statement.lines
+            )
+        return _with_snapshot(document)
 
     def school(self, statement: SchoolStatement) -> bytes:
         return _with_snapshot(SchoolStatementOut.of(statement, day=statement.as_of))

@@ -18,6 +18,8 @@ from school_payments.adapters.web.middleware import (
     MAX_BODY_BYTES,
     AuthenticationMiddleware,
     BodyLimitMiddleware,
+    HeadAsGetMiddleware,
+    SchemaGateMiddleware,
 )
 from school_payments.adapters.web.routers import (
     api_keys,
@@ -81,6 +83,8 @@ def create_api(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        with contextlib.suppress(Exception):  # unreachable now: /readyz and requests say so
+            await services.schema.state()  # logs a warning at once when migrations are missing
         tasks = [asyncio.create_task(job()) for job in background]
         yield
         for task in tasks:
@@ -96,6 +100,9 @@ def create_api(
         description=DESCRIPTION,
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # No redirect from /path/ to /path: Starlette builds its Location from the Host header,
+        # which the client chooses. A path with a trailing slash is simply not found (404).
+        redirect_slashes=False,
     )
     app.state.services = services
     app.openapi = lambda: _openapi_with_bearer_auth(app)  # type: ignore[method-assign]
@@ -115,7 +122,9 @@ def create_api(
     ):
         app.include_router(module.router)
     # Added innermost first: observability wraps everything, including 401s and 413s.
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(AuthenticationMiddleware, authenticator=services.authenticator)
+    app.add_middleware(SchemaGateMiddleware, probe=services.schema)  # before keys are looked up
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(
         ObservabilityMiddleware,

@@ -7,7 +7,8 @@ one's outcome; either way the outcome is rendered here, once, by the resource's 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 from fastapi import Request
 from starlette.responses import Response
@@ -21,8 +22,6 @@ from school_payments.application.idempotency_guard import fingerprint
 from school_payments.application.ports.idempotency_store import IdempotencyClaim, Refused
 from school_payments.domain.errors import InvalidValueError
 
-R = TypeVar("R")
-
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 
@@ -34,35 +33,56 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
+class Identified(Protocol):
+    @property
+    def id(self) -> UUID: ...
+
+
+C = TypeVar("C")
+R = TypeVar("R", bound=Identified)
+Handler = Callable[[C, Caller, IdempotencyClaim | None], Awaitable[R]]
+"""A creating command's handler: the command, who asks, and the claim it commits with."""
+
+
 async def create(
     request: Request,
     caller: Caller,
     services: ApiServices,
     *,
     body: Any,
-    act: Callable[[IdempotencyClaim | None], Awaitable[R]],
-    shape: Callable[[R], ResponseModel],
-    location: Callable[[R], str],
+    handler: Handler[C, R],
+    command: C,
+    shape: type[ResponseModel],
+    location: str,
 ) -> Response:
-    """Runs `act` (the command), or replays the outcome of the first request with this key.
+    """Runs the command, or replays the outcome of the first request with this key.
 
-    `shape` turns the command's result into its response model, `location` names it.
+    `shape` is the result's response model; `location` its URL, `{id}` standing for its id.
     """
+
+    async def act(claim: IdempotencyClaim | None) -> R:
+        return await handler(command, caller, claim)
+
     key = idempotency_key(request)
     if key is None:
-        result = await act(None)
-        return _created(shape(result), location(result))
+        return _created(shape, await act(None), location)
     done = await services.idempotency.run(
         caller, key, fingerprint(request.method, request.url.path, body), act
     )
     replayed = {"Idempotent-Replayed": "true"} if done.replayed else {}
     if isinstance(done.outcome, Refused):
         return problem_response(done.outcome.error, replayed)
-    value = done.outcome.value
-    return _created(shape(value), location(value), replayed)
+    return _created(shape, done.outcome.value, location, replayed)
 
 
 def _created(
-    model: ResponseModel, location: str, headers: dict[str, str] | None = None
+    shape: type[ResponseModel],
+    result: Identified,
+    location: str,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    return JsonResponse(model, status_code=201, headers={"Location": location, **(headers or {})})
+    return JsonResponse(
+        shape.of(result),
+        status_code=201,
+        headers={"Location": location.format(id=result.id), **(headers or {})},
+    )

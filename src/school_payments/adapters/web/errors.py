@@ -32,6 +32,13 @@ class PayloadTooLargeError(HttpRequestError):
     pass
 
 
+class UnsupportedMediaTypeError(HttpRequestError):
+    detail = (
+        "the request body must be JSON: send Content-Type: application/json (or a +json type),"
+        " or no Content-Type at all"
+    )
+
+
 class RouteNotFoundError(HttpRequestError):
     detail = "no such resource"
 

@@ -8,6 +8,7 @@ characters the database cannot store.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -24,12 +25,40 @@ _TIMESTAMP = re.compile(
 )
 
 
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+"""Control characters (bell, escape, NUL…), format characters (bidi overrides such as U+202E,
+zero-width spaces, BOMs), surrogates and line/paragraph separators: nothing a name or a
+description needs, and some make a text read differently from what it holds."""
+
+_ALLOWED_FORMAT = frozenset({"\u200c", "\u200d", "\u00ad"})
+"""Format characters that belong in real names: ZWNJ and ZWJ shape Persian, Arabic and Indic
+scripts (they are part of how those names are spelled), and a soft hyphen is a harmless
+hyphenation hint pasted from documents. They are invisible, so they do not make a text non-empty."""
+
+_INVISIBLE = frozenset({*_ALLOWED_FORMAT, "\u034f", "\u115f", "\u1160", "\u2800", "\u3164"})
+"""Characters that show nothing on their own (besides whitespace and variation selectors)."""
+
+
+def _visible(char: str) -> bool:
+    if char.isspace() or char in _INVISIBLE:
+        return False
+    return not "\ufe00" <= char <= "\ufe0f"  # variation selectors
+
+
+def _refused(char: str) -> bool:
+    return unicodedata.category(char) in _REFUSED_CATEGORIES and char not in _ALLOWED_FORMAT
+
+
 def _text(value: str) -> str:
     stripped = value.strip()
-    if not stripped:
-        raise ValueError("must not be empty or only whitespace")
-    if "\x00" in stripped:
-        raise ValueError("must not contain NUL characters")
+    for char in stripped:
+        if _refused(char):
+            raise ValueError(
+                f"must not contain control or format characters (found U+{ord(char):04X});"
+                " send plain text"
+            )
+    if not any(_visible(char) for char in stripped):
+        raise ValueError("must not be empty, only whitespace or only invisible characters")
     try:
         stripped.encode("utf-8")
     except UnicodeEncodeError:
@@ -78,7 +107,25 @@ def parse_timestamp(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
-Amount = Annotated[int, Strict(), Field(gt=0, le=MAX_AMOUNT, description="minor units")]
+AMOUNT_RULE = (
+    "must be an integer number of the currency's minor unit (150000 is 1,500.00 MXN),"
+    f" from 1 to {MAX_AMOUNT:,} (10^12); not a float, a string or a boolean"
+)
+
+
+def _amount(value: Any) -> int:
+    # One message for every way an amount can be wrong (a float, a string, a boolean, zero, an
+    # integer past the bound…): pydantic's own would say "a valid integer" even to 10^23.
+    if type(value) is not int or not 0 < value <= MAX_AMOUNT:
+        raise ValueError(AMOUNT_RULE)
+    return value
+
+
+Amount = Annotated[
+    int,
+    BeforeValidator(_amount),
+    Field(gt=0, le=MAX_AMOUNT, description="an integer of the currency's minor unit"),
+]
 CurrencyCode = Annotated[
     str,
     Strict(),

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware in front of every route: the body-size limit and authentication.
+"""Pure ASGI middleware in front of every route: the body-size limit, authentication, the
+schema gate, HEAD served as GET, and a limit on requests in progress.
 
 Authentication runs before routing, so without a key even an unknown `/api/v1/...` path is a
 401, and a route cannot forget to require a key.
@@ -16,7 +17,8 @@ from school_payments.adapters.web.errors import PayloadTooLargeError, Unauthenti
 from school_payments.adapters.web.problems import problem_response
 from school_payments.application.authentication import Authenticator
 from school_payments.application.caller import ANONYMOUS_OPERATOR, Caller
-from school_payments.application.errors import DatabaseUnavailableError
+from school_payments.application.errors import DatabaseUnavailableError, SchemaNotReadyError
+from school_payments.application.ports.limits import SchemaProbe
 
 MAX_BODY_BYTES = 64 * 1024
 API_PREFIX = "/api/v1"
@@ -112,3 +114,52 @@ class AuthenticationMiddleware:
 
 def _unauthenticated() -> Response:
     return problem_response(UnauthenticatedError())
+
+
+class HeadAsGetMiddleware:
+    """Answers HEAD wherever GET is answered: the GET response's status and headers, no body.
+
+    The scope is changed in place, so routing, authentication and the rest see a GET; the
+    observability middleware has already noted the method the client sent. The server (uvicorn)
+    still knows the request was a HEAD and sends no body after a Content-Length.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        scope["method"] = "GET"
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(scope, receive, without_body)
+
+
+class SchemaGateMiddleware:
+    """Answers every /api/v1 request with 503 `schema_not_ready` while the database's schema is
+    older than the code (migrations not applied): a clear instruction instead of a 500 from a
+    missing table. Once the schema is seen up to date this costs nothing."""
+
+    def __init__(self, app: ASGIApp, probe: SchemaProbe) -> None:
+        self.app = app
+        self.probe = probe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+            try:
+                state = await self.probe.state()
+            except DatabaseUnavailableError as error:
+                await problem_response(error)(scope, receive, send)
+                return
+            if state == "behind":
+                await problem_response(SchemaNotReadyError())(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -29,6 +29,7 @@ from school_payments.adapters.web.errors import (
     RouteNotFoundError,
     UnauthenticatedError,
     UnhandledError,
+    UnsupportedMediaTypeError,
     pydantic_errors,
 )
 from school_payments.application.errors import (
@@ -37,6 +38,9 @@ from school_payments.application.errors import (
     IdempotencyClaimLostError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
+    QueryTimeoutError,
+    SchemaNotReadyError,
+    TenantBusyError,
 )
 from school_payments.domain.errors import (
     BusinessRuleError,
@@ -94,11 +98,15 @@ PROBLEMS: dict[type[Exception], Problem] = {
     IdempotencyKeyInUseError: Problem(409, "idempotency_key_in_use", _CONFLICT),
     IdempotencyClaimLostError: Problem(409, "idempotency_key_in_use", _CONFLICT),
     PayloadTooLargeError: Problem(413, "payload_too_large", "Content Too Large"),
+    UnsupportedMediaTypeError: Problem(415, "unsupported_media_type", "Unsupported Media Type"),
     InvalidValueError: Problem(422, "validation_error", "Unprocessable Content"),
     BodyValidationError: Problem(422, "validation_error", "Unprocessable Content"),
     IdempotencyKeyReusedError: Problem(422, "idempotency_key_reused", "Unprocessable Content"),
+    TenantBusyError: Problem(429, "rate_limited", "Too Many Requests"),
     UnhandledError: Problem(500, "internal_error", "Internal Server Error"),
     DatabaseUnavailableError: Problem(503, "database_unavailable", "Service Unavailable"),
+    QueryTimeoutError: Problem(503, "query_timeout", "Service Unavailable"),
+    SchemaNotReadyError: Problem(503, "schema_not_ready", "Service Unavailable"),
 }
 """Error type → problem. A subclass without a row of its own takes its nearest listed base."""
 
@@ -107,11 +115,14 @@ HANDLED: tuple[type[Exception], ...] = tuple(PROBLEMS)
 _HEADERS: dict[type[Exception], Mapping[str, str]] = {
     UnauthenticatedError: {"WWW-Authenticate": "Bearer"},
     DatabaseUnavailableError: {"Retry-After": "1"},
+    QueryTimeoutError: {"Retry-After": "2"},
 }
 
 # Where a field checked by the rules (rather than by the body's schema) came from, so that every
 # `loc` reads like pydantic's: ["body", "paid_at"], ["query", "as_of"], ["header", …].
-_QUERY_FIELDS = frozenset({"as_of", "cursor", "limit", "status", "student_id"})
+_QUERY_FIELDS = frozenset(
+    {"as_of", "cursor", "limit", "status", "student_id", "lines_cursor", "lines_limit"}
+)
 _HEADER_FIELDS = frozenset({"Idempotency-Key"})
 
 
@@ -152,6 +163,8 @@ def problem_response(
         error = UnhandledError()
         found = UnhandledError, PROBLEMS[UnhandledError]
     row_type, problem = found
+    if isinstance(error, TenantBusyError):
+        headers = {"Retry-After": str(error.retry_after_seconds), **(headers or {})}
     detail = getattr(error, "detail", None) or str(error) or problem.title
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE.format(code=problem.code),
@@ -193,11 +206,14 @@ def _allowed_methods(request: Request) -> str:
     """Every method some route serves at this path. Starlette's own 405 names only the first
     route's, though RFC 9110 asks for all of them (`/schools` has a GET route and a POST one)."""
     routes = request.app.router.routes
-    return ", ".join(
+    allowed = {
         method
         for method in _METHODS
         if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
-    )
+    }
+    if "GET" in allowed:
+        allowed.add("HEAD")  # HeadAsGetMiddleware answers HEAD wherever GET is
+    return ", ".join(method for method in _METHODS if method in allowed)
 
 
 def install(app: FastAPI) -> None:

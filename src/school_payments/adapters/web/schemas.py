@@ -151,3 +151,8 @@ class ReadinessOut(BaseModel):
     database: Literal["ok", "unavailable"]
     cache: CacheState
     circuit_breaker: BreakerState
+    schema_: Literal["ok", "behind", "unknown"] = Field(
+        alias="schema",
+        description="behind: run `school-payments migrate` (503); unknown: the database is"
+        " unreachable",
+    )

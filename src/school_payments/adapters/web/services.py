@@ -38,8 +38,10 @@ from school_payments.application.commands.webhooks import (
 )
 from school_payments.application.idempotency_guard import IdempotencyGuard
 from school_payments.application.ports.cache import StatementCache
+from school_payments.application.ports.limits import SchemaProbe
 from school_payments.application.ports.readers import DatabaseProbe
 from school_payments.application.queries.events import EventQueries
+from school_payments.application.queries.expensive_work import ExpensiveWork
 from school_payments.application.queries.resources import (
     ApiKeyQueries,
     CreditNoteQueries,
@@ -102,3 +104,6 @@ class ApiServices:
     """None when authentication is switched off explicitly (development only)."""
     database: DatabaseProbe
     cache: StatementCache
+    schema: SchemaProbe
+    expensive_work: ExpensiveWork
+    """Each school's share of statements and documents at once (429 beyond it)."""

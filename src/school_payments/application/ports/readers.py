@@ -8,7 +8,7 @@ from uuid import UUID
 
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
-from school_payments.application.pagination import Page, PageRequest
+from school_payments.application.pagination import LinesRequest, Page, PageRequest
 from school_payments.application.read_models import (
     CreditBalance,
     SchoolStatement,
@@ -133,9 +133,16 @@ class StatementReader(Protocol):
     """Account statements computed by the database, in a fixed number of queries at any size."""
 
     async def student_statement(
-        self, scope: Scope, student_id: UUID, *, as_of: date | None, now: datetime
+        self,
+        scope: Scope,
+        student_id: UUID,
+        *,
+        as_of: date | None,
+        now: datetime,
+        lines: LinesRequest | None = None,
     ) -> StudentStatement:
-        """The student's statement at the end of `as_of` (None: now, judged on today)."""
+        """The student's statement at the end of `as_of` (None: now, judged on today), with
+        the page of invoice lines `lines` asks for (None: every line)."""
         ...
 
     async def school_statement(

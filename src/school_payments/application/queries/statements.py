@@ -10,7 +10,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from school_payments.application.caller import Caller
-from school_payments.application.pagination import PageRequest
+from school_payments.application.pagination import LinesRequest, PageRequest
 from school_payments.application.ports.cache import (
     CachedStatement,
     CacheOutcome,
@@ -38,10 +38,20 @@ class _Built:
     body: bytes
 
 
-def _variant(as_of: date | None, page: PageRequest | None = None) -> str:
-    text = f"asof={as_of.isoformat() if as_of else 'today'}"
+def _variant(
+    shape: str,
+    as_of: date | None,
+    page: PageRequest | None = None,
+    lines: LinesRequest | None = None,
+) -> str:
+    # The document's shape first: an entry written by a release with another shape (the other
+    # side of a rolling deploy, or one just before it) sits under another key and is never
+    # served, so the API never sends an undocumented shape and its readers need no fallbacks.
+    text = f"shape={shape};asof={as_of.isoformat() if as_of else 'today'}"
     if page is not None:
         text += f";limit={page.limit};after={page.after or ''}"
+    if lines is not None:
+        text += f";lines={lines.limit};lines_after={lines.after or ''}"
     return text
 
 
@@ -69,18 +79,27 @@ class StatementQueries:
         self._clock = clock
 
     async def student(
-        self, caller: Caller, student_id: UUID, *, as_of: date | None
+        self,
+        caller: Caller,
+        student_id: UUID,
+        *,
+        as_of: date | None,
+        lines: LinesRequest | None = None,
     ) -> RenderedStatement:
+        """The statement with the page of invoice lines `lines` asks for; None: every line (for
+        the PDF and CSV renderings, which carry every line)."""
         now = self._clock.now()
         _refuse_impossible_day(as_of, now)
 
         async def build() -> _Built:
             statement = await self._reader.student_statement(
-                caller.scope, student_id, as_of=as_of, now=now
+                caller.scope, student_id, as_of=as_of, now=now, lines=lines
             )
             return _Built(statement.school, statement.as_of, self._renderer.student(statement))
 
-        key = StatementKey("student", student_id, _variant(as_of))
+        key = StatementKey(
+            "student", student_id, _variant(self._renderer.shape, as_of, lines=lines)
+        )
         return await self._serve(caller, key, as_of, now, build)
 
     async def school(
@@ -95,7 +114,7 @@ class StatementQueries:
             )
             return _Built(statement.school, statement.as_of, self._renderer.school(statement))
 
-        key = StatementKey("school", school_id, _variant(as_of, page))
+        key = StatementKey("school", school_id, _variant(self._renderer.shape, as_of, page))
         return await self._serve(caller, key, as_of, now, build)
 
     async def _serve(

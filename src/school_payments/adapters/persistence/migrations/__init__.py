@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from school_payments.adapters.persistence.database import normalize_url
 
@@ -27,3 +28,11 @@ def upgrade(url: str | None, revision: str = "head") -> None:
 
 def downgrade(url: str | None, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
+
+
+def revisions() -> tuple[str, list[str]]:
+    """The head revision of the migrations this package ships, and every revision it knows."""
+    script = ScriptDirectory.from_config(alembic_config(None))
+    head = script.get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head, [revision.revision for revision in script.walk_revisions()]

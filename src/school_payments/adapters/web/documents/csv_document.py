@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import partial
 
-from school_payments.adapters.web.documents.model import (
-    SchoolStatementDocument,
-    StudentStatementDocument,
-    money,
+from school_payments.adapters.representation.statements import (
+    SchoolStatementOut,
+    StudentStatementOut,
 )
+from school_payments.adapters.web.documents.reading import money, timestamp
 
 Cell = str | int | None
 
@@ -77,58 +78,85 @@ STUDENT_COLUMNS = (
     "amount_formatted",
     "amount_paid_formatted",
     "amount_remaining_formatted",
+    # The money lifecycle's, after the columns spreadsheets already read by position.
+    "amount_credited",
+    "amount_refunded",
+    "amount_credited_formatted",
+    "amount_refunded_formatted",
+    "record_id",
+    "recorded_at",
 )
 
 
-def student_csv(document: StudentStatementDocument) -> bytes:
-    """One `invoice` line per invoice (cancelled ones too), each followed by its `payment` lines."""
+def _row(columns: Sequence[str], currency: str, /, **cells: Cell) -> list[Cell]:
+    """A line of `columns` from the cells given by name (others empty); each `amount…` given
+    is repeated, formatted for people, in its `…_formatted` column."""
+    for name, value in list(cells.items()):
+        if name.startswith(("amount", "invoiced", "paid", "outstanding", "overdue", "credit")):
+            formatted = f"{name}_formatted"
+            if formatted in columns and isinstance(value, int):
+                cells[formatted] = money(value, currency)
+    return [cells.get(name) for name in columns]
+
+
+def student_csv(document: StudentStatementOut) -> bytes:
+    """One `invoice` line per invoice (cancelled ones too), each followed by its `payment` lines
+    (each followed by its `refund` lines) and its `credit_note` lines."""
     rows: list[list[Cell]] = []
-    for invoice in document["invoices"]:
-        currency = invoice["currency"]
+    for invoice in document.invoices:
+        currency = invoice.currency
+        of_invoice = partial(_row, STUDENT_COLUMNS, currency, invoice_id=str(invoice.id))
         rows.append(
-            [
-                "invoice",
-                invoice["id"],
-                None,
-                invoice["description"],
-                currency,
-                invoice["issued_at"],
-                invoice["due_date"],
-                None,
-                None,
-                None,
-                invoice["status"],
-                invoice["days_overdue"],
-                invoice["amount"],
-                invoice["amount_paid"],
-                invoice["amount_remaining"],
-                money(invoice["amount"], currency),
-                money(invoice["amount_paid"], currency),
-                money(invoice["amount_remaining"], currency),
-            ]
+            of_invoice(
+                line="invoice",
+                description=invoice.description,
+                currency=currency,
+                issued_at=timestamp(invoice.issued_at),
+                due_date=invoice.due_date.isoformat(),
+                status=invoice.status.value,
+                days_overdue=invoice.days_overdue,
+                amount=invoice.amount,
+                amount_paid=invoice.amount_paid,
+                amount_remaining=invoice.amount_remaining,
+                amount_credited=invoice.amount_credited,
+            )
         )
+        for payment in invoice.payments:
+            payment_id = str(payment.id)
+            rows.append(
+                of_invoice(
+                    line="payment",
+                    payment_id=payment_id,
+                    currency=currency,
+                    paid_at=timestamp(payment.paid_at),
+                    method=payment.method.value,
+                    reference=payment.reference,
+                    amount=payment.amount,
+                    amount_refunded=payment.amount_refunded,
+                )
+            )
+            rows.extend(
+                of_invoice(
+                    line="refund",
+                    payment_id=payment_id,
+                    description=refund.reason,
+                    currency=currency,
+                    amount=refund.amount,
+                    record_id=str(refund.id),
+                    recorded_at=timestamp(refund.refunded_at),
+                )
+                for refund in payment.refunds
+            )
         rows.extend(
-            [
-                "payment",
-                invoice["id"],
-                payment["id"],
-                None,
-                currency,
-                None,
-                None,
-                payment["paid_at"],
-                payment["method"],
-                payment["reference"],
-                None,
-                None,
-                payment["amount"],
-                None,
-                None,
-                money(payment["amount"], currency),
-                None,
-                None,
-            ]
-            for payment in invoice["payments"]
+            of_invoice(
+                line="credit_note",
+                description=note.reason,
+                currency=currency,
+                amount=note.amount,
+                record_id=str(note.id),
+                recorded_at=timestamp(note.issued_at),
+            )
+            for note in invoice.credit_notes
         )
     return _csv(STUDENT_COLUMNS, rows)
 
@@ -148,36 +176,40 @@ SCHOOL_COLUMNS = (
     "paid_formatted",
     "outstanding_formatted",
     "overdue_formatted",
+    "credited",
+    "credit_balance",
+    "credited_formatted",
+    "credit_balance_formatted",
 )
 
 
-def school_csv(document: SchoolStatementDocument) -> bytes:
+def school_csv(document: SchoolStatementOut) -> bytes:
     """One line per student and currency, for the page of students the request asked for; a
-    student without invoices has one line with no currency and no figures."""
+    student without invoices or credit has one line with no currency and no figures."""
     rows: list[list[Cell]] = []
-    for line in document["students"]["data"]:
-        who: list[Cell] = [
-            line["student_id"],
-            line["first_name"],
-            line["last_name"],
-            line["status"],
-        ]
-        if not line["totals"]:
-            rows.append([*who, *[None] * (len(SCHOOL_COLUMNS) - len(who))])
+    for line in document.students.data:
+        who: dict[str, Cell] = {
+            "student_id": str(line.student_id),
+            "first_name": line.first_name,
+            "last_name": line.last_name,
+            "status": line.status.value,
+        }
+        if not line.totals:
+            rows.append(_row(SCHOOL_COLUMNS, "", **who))
         rows.extend(
-            [
-                *who,
-                t["currency"],
-                t["invoice_count"],
-                t["invoiced"],
-                t["paid"],
-                t["outstanding"],
-                t["overdue"],
-                money(t["invoiced"], t["currency"]),
-                money(t["paid"], t["currency"]),
-                money(t["outstanding"], t["currency"]),
-                money(t["overdue"], t["currency"]),
-            ]
-            for t in line["totals"]
+            _row(
+                SCHOOL_COLUMNS,
+                t.currency,
+                **who,
+                currency=t.currency,
+                invoice_count=t.invoice_count,
+                invoiced=t.invoiced,
+                paid=t.paid,
+                outstanding=t.outstanding,
+                overdue=t.overdue,
+                credited=t.credited,
+                credit_balance=t.credit_balance,
+            )
+            for t in line.totals
         )
     return _csv(SCHOOL_COLUMNS, rows)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal
+from typing import Literal
 
 from fpdf import FPDF
+from pydantic import BaseModel
 
 from school_payments.adapters.web.documents.pdf_fonts import (
     FONTS,
@@ -44,12 +45,12 @@ SECONDARY = RowStyle(size=7.5, grey=True)
 Row = tuple[Sequence[str], RowStyle]
 
 
-def strings(value: Any) -> Iterator[str]:
-    """Every text in a JSON document (to tell which fonts it needs)."""
+def strings(value: object) -> Iterator[str]:
+    """Every text in a statement document (to tell which fonts it needs)."""
     if isinstance(value, str):
         yield value
-    elif isinstance(value, dict):
-        for item in value.values():
+    elif isinstance(value, BaseModel):
+        for item in value.__dict__.values():
             yield from strings(item)
     elif isinstance(value, list):
         for item in value:

@@ -19,9 +19,9 @@ from typing import Literal
 from starlette.concurrency import run_in_threadpool
 
 from school_payments.adapters.web.documents.csv_document import school_csv, student_csv
-from school_payments.adapters.web.documents.model import school_document, student_document
 from school_payments.adapters.web.documents.pdf import school_statement_pdf, student_pdf
 from school_payments.adapters.web.documents.pdf_fonts import main_coverage
+from school_payments.adapters.web.documents.reading import school_document, student_document
 
 Owner = Literal["student", "school"]
 Format = Literal["pdf", "csv"]
@@ -40,10 +40,10 @@ def render(owner: Owner, body: bytes, kind: Format) -> Rendered:
     if owner == "student":
         student = student_document(body)
         drawn = student_pdf(student) if kind == "pdf" else student_csv(student)
-        return Rendered(drawn, student["as_of"])
+        return Rendered(drawn, student.as_of.isoformat())
     school = school_document(body)
     drawn = school_statement_pdf(school) if kind == "pdf" else school_csv(school)
-    return Rendered(drawn, school["as_of"], school["students"]["next_cursor"])
+    return Rendered(drawn, school.as_of.isoformat(), school.students.next_cursor)
 
 
 def _warm() -> None:

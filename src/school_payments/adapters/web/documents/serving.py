@@ -9,7 +9,6 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import Response
 
-from school_payments.adapters.web.documents.model import snapshot_of
 from school_payments.adapters.web.documents.negotiation import (
     JSON,
     PDF,
@@ -17,6 +16,7 @@ from school_payments.adapters.web.documents.negotiation import (
     entity_tag,
     none_match,
 )
+from school_payments.adapters.web.documents.reading import snapshot_of
 from school_payments.adapters.web.documents.rendering import Format, Owner, Rendered, renderer
 from school_payments.application.read_models import RenderedStatement
 

@@ -15,8 +15,13 @@ _PROBLEM_TEXT = {
     404: "No such resource, or not visible to this key",
     409: "A business rule refuses the request",
     413: "The request body is over 64 KiB",
+    415: "The body's Content-Type is not JSON (application/json or +json)",
     422: "A field is missing, of the wrong type or out of range",
-    503: "The database is unavailable",
+    429: "The school already runs its share of statements and documents: retry after"
+    " Retry-After seconds (`rate_limited`)",
+    503: "The database is unavailable (`database_unavailable`), a query ran past the statement"
+    " timeout (`query_timeout`, with Retry-After) or the schema is not migrated"
+    " (`schema_not_ready`)",
 }
 
 

@@ -17,9 +17,8 @@ from school_payments.adapters.web.requests import (
     CallerDep,
     PageDep,
     ServicesDep,
-    json_body,
     path_id,
-    validated,
+    read_body,
 )
 from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import body, problems
@@ -45,8 +44,7 @@ router = APIRouter(prefix="/api/v1", tags=["student payments and credit"])
 async def record_student_payment(
     student_id: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    data = await json_body(request)
-    payload = validated(StudentPaymentCreate, data)
+    data, payload = await read_body(request, StudentPaymentCreate)
     command = RecordStudentPayment(
         student_id=path_id(student_id, "student"),
         amount=payload.amount,
@@ -60,9 +58,10 @@ async def record_student_payment(
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.record_student_payment(command, caller, claim),
-        shape=ReceiptOut.of,
-        location=lambda receipt: f"/api/v1/receipts/{receipt.id}",
+        handler=services.commands.record_student_payment,
+        command=command,
+        shape=ReceiptOut,
+        location="/api/v1/receipts/{id}",
     )
 
 
@@ -103,8 +102,7 @@ async def list_credit_entries(
 async def pay_out_credit(
     student_id: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    data = await json_body(request)
-    payload = validated(PayoutCreate, data)
+    data, payload = await read_body(request, PayoutCreate)
     command = PayOutCredit(
         student_id=path_id(student_id, "student"),
         amount=payload.amount,
@@ -117,9 +115,10 @@ async def pay_out_credit(
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.pay_out_credit(command, caller, claim),
-        shape=CreditPayoutOut.of,
-        location=lambda payout: f"/api/v1/credit-payouts/{payout.id}",
+        handler=services.commands.pay_out_credit,
+        command=command,
+        shape=CreditPayoutOut,
+        location="/api/v1/credit-payouts/{id}",
     )
 
 

@@ -18,6 +18,7 @@ from school_payments.adapters.web.requests import (
     ServicesDep,
     json_body,
     path_id,
+    read_body,
     validated,
 )
 from school_payments.adapters.web.responses import JsonResponse
@@ -51,14 +52,13 @@ def _listing(view: InvoiceListView) -> Response:
     "/students/{student_id}/invoices",
     status_code=201,
     response_model=InvoiceWithPaymentsOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(InvoiceCreate),
 )
 async def issue_invoice(
     student_id: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    data = await json_body(request)
-    payload = validated(InvoiceCreate, data)
+    data, payload = await read_body(request, InvoiceCreate)
     command = IssueInvoice(
         student_id=path_id(student_id, "student"),
         amount=payload.amount,
@@ -72,9 +72,10 @@ async def issue_invoice(
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.issue_invoice(command, caller, claim),
-        shape=InvoiceWithPaymentsOut.of,
-        location=lambda view: f"/api/v1/invoices/{view.invoice.id}",
+        handler=services.commands.issue_invoice,
+        command=command,
+        shape=InvoiceWithPaymentsOut,
+        location="/api/v1/invoices/{id}",
     )
 
 
@@ -133,7 +134,7 @@ async def list_school_invoices(
 @router.patch(
     "/invoices/{invoice_id}",
     response_model=InvoiceWithPaymentsOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(InvoicePatch),
     description="Only `description` and `due_date` change; `amount` and `currency` are immutable.",
 )

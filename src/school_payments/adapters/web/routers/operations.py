@@ -13,7 +13,7 @@ from school_payments.adapters.web.requests import ServicesDep
 from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import problem_content
 from school_payments.adapters.web.schemas import HealthOut, ReadinessOut
-from school_payments.application.errors import DatabaseUnavailableError
+from school_payments.application.errors import DatabaseUnavailableError, SchemaNotReadyError
 from school_payments.application.ports.cache import CacheHealth
 
 router = APIRouter(tags=["operations"])
@@ -30,14 +30,27 @@ async def healthz() -> Response:
 @router.get(
     "/readyz",
     response_model=ReadinessOut,
-    responses={503: {"description": "The database is unreachable", "content": problem_content()}},
+    responses={
+        503: {
+            "description": "The database is unreachable (`database_unavailable`), or its schema"
+            " is older than the code (`schema_not_ready`: run `school-payments migrate`)",
+            "content": problem_content(),
+        }
+    },
 )
 async def readyz(services: ServicesDep) -> Response:
-    """Ready while the database answers; a cache outage degrades the service but keeps it ready."""
+    """Ready while the database answers on a connection of its own (not the requests' pool) and
+    its schema is up to date; a cache outage degrades the service but keeps it ready."""
     try:
         database_ok = await asyncio.wait_for(services.database.ping(), PROBE_TIMEOUT_SECONDS)
     except TimeoutError:
         database_ok = False
+    schema: str = "unknown"
+    if database_ok:
+        try:
+            schema = await asyncio.wait_for(services.schema.state(), PROBE_TIMEOUT_SECONDS)
+        except (TimeoutError, DatabaseUnavailableError):
+            database_ok = False
     try:
         cache = await asyncio.wait_for(services.cache.health(), PROBE_TIMEOUT_SECONDS)
     except TimeoutError:
@@ -46,10 +59,14 @@ async def readyz(services: ServicesDep) -> Response:
         "database": "ok" if database_ok else "unavailable",
         "cache": cache.state,
         "circuit_breaker": cache.circuit_breaker,
+        "schema": schema,
     }
-    if database_ok:
-        return JsonResponse(fields)
-    return problem_response(DatabaseUnavailableError("the database is unreachable"), extra=fields)
+    if not database_ok:
+        error: Exception = DatabaseUnavailableError("the database is unreachable")
+        return problem_response(error, extra=fields)
+    if schema == "behind":
+        return problem_response(SchemaNotReadyError(), extra=fields)
+    return JsonResponse(fields)
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

@@ -14,13 +14,13 @@ from school_payments.adapters.web.requests import (
     CallerDep,
     PageDep,
     ServicesDep,
-    json_body,
     path_id,
-    validated,
+    read_body,
 )
 from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import body, problems
 from school_payments.adapters.web.schemas import PaymentCreate
+from school_payments.application.caller import Caller
 from school_payments.application.commands.payments import RecordPayment
 from school_payments.application.ports.idempotency_store import IdempotencyClaim
 from school_payments.domain.entities import Payment
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["payments"])
     "/invoices/{invoice_id}/payments",
     status_code=201,
     response_model=PaymentWithRefundsOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(PaymentCreate),
     description=(
         "Refusals in this order: 404, `invoice_not_payable`, `currency_mismatch`,"
@@ -44,8 +44,7 @@ router = APIRouter(prefix="/api/v1", tags=["payments"])
 async def record_payment(
     invoice_id: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    data = await json_body(request)
-    payload = validated(PaymentCreate, data)
+    data, payload = await read_body(request, PaymentCreate)
     command = RecordPayment(
         invoice_id=path_id(invoice_id, "invoice"),
         amount=payload.amount,
@@ -55,7 +54,9 @@ async def record_payment(
         reference=payload.reference,
     )
 
-    async def record(claim: IdempotencyClaim | None) -> Payment:
+    async def record(
+        command: RecordPayment, caller: Caller, claim: IdempotencyClaim | None
+    ) -> Payment:
         payment = await services.commands.record_payment(command, caller, claim)
         metrics.PAYMENTS.labels(payment.currency.code).inc()
         return payment
@@ -65,9 +66,10 @@ async def record_payment(
         caller,
         services,
         body=data,
-        act=record,
-        shape=PaymentWithRefundsOut.of,
-        location=lambda payment: f"/api/v1/payments/{payment.id}",
+        handler=record,
+        command=command,
+        shape=PaymentWithRefundsOut,
+        location="/api/v1/payments/{id}",
     )
 
 

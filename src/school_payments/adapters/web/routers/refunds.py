@@ -11,9 +11,8 @@ from school_payments.adapters.web.requests import (
     CallerDep,
     PageDep,
     ServicesDep,
-    json_body,
     path_id,
-    validated,
+    read_body,
 )
 from school_payments.adapters.web.responses import JsonResponse
 from school_payments.adapters.web.routers._docs import body, problems
@@ -39,8 +38,7 @@ router = APIRouter(prefix="/api/v1", tags=["refunds and credit notes"])
 async def refund_payment(
     payment_id: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    data = await json_body(request)
-    payload = validated(RefundCreate, data)
+    data, payload = await read_body(request, RefundCreate)
     command = RefundPayment(
         payment_id=path_id(payment_id, "payment"),
         amount=payload.amount,
@@ -52,9 +50,10 @@ async def refund_payment(
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.refund_payment(command, caller, claim),
-        shape=RefundOut.of,
-        location=lambda refund: f"/api/v1/refunds/{refund.id}",
+        handler=services.commands.refund_payment,
+        command=command,
+        shape=RefundOut,
+        location="/api/v1/refunds/{id}",
     )
 
 
@@ -93,8 +92,7 @@ async def list_payment_refunds(
 async def issue_credit_note(
     invoice_id: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    data = await json_body(request)
-    payload = validated(CreditNoteCreate, data)
+    data, payload = await read_body(request, CreditNoteCreate)
     command = IssueCreditNote(
         invoice_id=path_id(invoice_id, "invoice"),
         amount=payload.amount,
@@ -106,9 +104,10 @@ async def issue_credit_note(
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.issue_credit_note(command, caller, claim),
-        shape=CreditNoteOut.of,
-        location=lambda note: f"/api/v1/credit-notes/{note.id}",
+        handler=services.commands.issue_credit_note,
+        command=command,
+        shape=CreditNoteOut,
+        location="/api/v1/credit-notes/{id}",
     )
 
 

@@ -12,6 +12,7 @@ from school_payments.adapters.web.requests import (
     ServicesDep,
     json_body,
     path_id,
+    read_body,
     validated,
 )
 from school_payments.adapters.web.responses import JsonResponse
@@ -23,20 +24,15 @@ from school_payments.application.commands.unset import UNSET
 router = APIRouter(prefix="/api/v1", tags=["schools"])
 
 
-def _location(school_id: object) -> str:
-    return f"/api/v1/schools/{school_id}"
-
-
 @router.post(
     "/schools",
     status_code=201,
     response_model=SchoolOut,
-    responses=problems(400, 403, 409, 413, 422),
+    responses=problems(400, 415, 403, 409, 413, 422),
     openapi_extra=body(SchoolCreate),
 )
 async def create_school(request: Request, caller: OperatorDep, services: ServicesDep) -> Response:
-    data = await json_body(request)
-    payload = validated(SchoolCreate, data)
+    data, payload = await read_body(request, SchoolCreate)
     command = CreateSchool(
         payload.name,
         payload.timezone,
@@ -48,9 +44,10 @@ async def create_school(request: Request, caller: OperatorDep, services: Service
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.create_school(command, caller, claim),
-        shape=SchoolOut.of,
-        location=lambda school: _location(school.id),
+        handler=services.commands.create_school,
+        command=command,
+        shape=SchoolOut,
+        location="/api/v1/schools/{id}",
     )
 
 
@@ -69,7 +66,7 @@ async def get_school(school_id: str, caller: CallerDep, services: ServicesDep) -
 @router.patch(
     "/schools/{school_id}",
     response_model=SchoolOut,
-    responses=problems(400, 404, 413, 422),
+    responses=problems(400, 415, 404, 413, 422),
     openapi_extra=body(SchoolPatch),
 )
 async def update_school(

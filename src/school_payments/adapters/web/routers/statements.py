@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from school_payments.adapters.observability import metrics
+from school_payments.adapters.representation.cursors import decode_lines_cursor
 from school_payments.adapters.representation.statements import (
     SchoolStatementOut,
     StudentStatementOut,
 )
-from school_payments.adapters.web.documents.negotiation import Representation, negotiate
+from school_payments.adapters.web.documents.negotiation import JSON, Representation, negotiate
 from school_payments.adapters.web.documents.serving import statement_response
 from school_payments.adapters.web.requests import AsOfDep, CallerDep, PageDep, ServicesDep, path_id
 from school_payments.adapters.web.routers._docs import problem_content, problems
+from school_payments.application.pagination import MAX_LINES, LinesRequest
 
 router = APIRouter(prefix="/api/v1", tags=["statements"])
 
@@ -35,7 +37,7 @@ _HEADERS = {
 }
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    **problems(404, 422),
+    **problems(404, 422, 429),
     200: {
         "headers": _HEADERS,
         "content": {
@@ -66,15 +68,35 @@ def _representation(request: Request) -> Representation:
     responses=_RESPONSES,
 )
 async def student_statement(
-    request: Request, student_id: str, caller: CallerDep, services: ServicesDep, as_of: AsOfDep
+    request: Request,
+    student_id: str,
+    caller: CallerDep,
+    services: ServicesDep,
+    as_of: AsOfDep,
+    lines_limit: Annotated[
+        int, Query(ge=1, le=MAX_LINES, description="invoice lines per page (JSON only)")
+    ] = MAX_LINES,
+    lines_cursor: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="`invoices_next_cursor` of the previous page (same as_of and lines_limit)",
+        ),
+    ] = None,
 ) -> Response:
     representation = _representation(request)
+    after = decode_lines_cursor(lines_cursor, limit=lines_limit, as_of=as_of)
     owner_id = path_id(student_id, "student")
-    statement = await services.queries.statements.student(caller, owner_id, as_of=as_of)
-    metrics.STATEMENT_CACHE.labels(statement.cache).inc()
-    return await statement_response(
-        request, statement, representation, owner="student", owner_id=owner_id
-    )
+    # JSON lists a page of lines; the PDF and CSV carry every line, drawn from the unpaged JSON.
+    lines = LinesRequest(lines_limit, after, as_of) if representation is JSON else None
+    async with services.expensive_work.statement(caller, "student", owner_id):
+        statement = await services.queries.statements.student(
+            caller, owner_id, as_of=as_of, lines=lines
+        )
+        metrics.STATEMENT_CACHE.labels(statement.cache).inc()
+        return await statement_response(
+            request, statement, representation, owner="student", owner_id=owner_id
+        )
 
 
 @router.get(
@@ -94,8 +116,11 @@ async def school_statement(
 ) -> Response:
     representation = _representation(request)
     owner_id = path_id(school_id, "school")
-    statement = await services.queries.statements.school(caller, owner_id, as_of=as_of, page=page)
-    metrics.STATEMENT_CACHE.labels(statement.cache).inc()
-    return await statement_response(
-        request, statement, representation, owner="school", owner_id=owner_id
-    )
+    async with services.expensive_work.statement(caller, "school", owner_id):
+        statement = await services.queries.statements.school(
+            caller, owner_id, as_of=as_of, page=page
+        )
+        metrics.STATEMENT_CACHE.labels(statement.cache).inc()
+        return await statement_response(
+            request, statement, representation, owner="school", owner_id=owner_id
+        )

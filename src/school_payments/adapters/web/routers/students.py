@@ -13,6 +13,7 @@ from school_payments.adapters.web.requests import (
     ServicesDep,
     json_body,
     path_id,
+    read_body,
     validated,
 )
 from school_payments.adapters.web.responses import JsonResponse
@@ -35,14 +36,13 @@ router = APIRouter(prefix="/api/v1", tags=["students"])
     "/schools/{school_id}/students",
     status_code=201,
     response_model=StudentOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(StudentCreate),
 )
 async def enroll_student(
     school_id: str, request: Request, caller: CallerDep, services: ServicesDep
 ) -> Response:
-    data = await json_body(request)
-    payload = validated(StudentCreate, data)
+    data, payload = await read_body(request, StudentCreate)
     command = EnrollStudent(
         path_id(school_id, "school"), payload.first_name, payload.last_name, payload.external_id
     )
@@ -51,9 +51,10 @@ async def enroll_student(
         caller,
         services,
         body=data,
-        act=lambda claim: services.commands.enroll_student(command, caller, claim),
-        shape=StudentOut.of,
-        location=lambda student: f"/api/v1/students/{student.id}",
+        handler=services.commands.enroll_student,
+        command=command,
+        shape=StudentOut,
+        location="/api/v1/students/{id}",
     )
 
 
@@ -84,7 +85,7 @@ async def get_student(student_id: str, caller: CallerDep, services: ServicesDep)
 @router.patch(
     "/students/{student_id}",
     response_model=StudentOut,
-    responses=problems(400, 404, 409, 413, 422),
+    responses=problems(400, 415, 404, 409, 413, 422),
     openapi_extra=body(StudentPatch),
 )
 async def update_student(

@@ -43,7 +43,7 @@ _URL_RULE = (
     "/schools/{school_id}/webhook-endpoints",
     status_code=201,
     response_model=WebhookEndpointCreatedOut,
-    responses=problems(400, 404, 413, 422),
+    responses=problems(400, 415, 404, 413, 422),
     openapi_extra=body(WebhookEndpointCreate),
     description=(
         "The operator or the school's own key. The response alone shows the signing `secret`"
@@ -97,7 +97,7 @@ async def get_webhook_endpoint(
 @router.patch(
     "/webhook-endpoints/{endpoint_id}",
     response_model=WebhookEndpointOut,
-    responses=problems(400, 404, 413, 422),
+    responses=problems(400, 415, 404, 413, 422),
     openapi_extra=body(WebhookEndpointPatch),
     description="`enabled: true` enables a disabled endpoint again." + _URL_RULE,
 )
