@@ -25,6 +25,7 @@ from school_payments.adapters.persistence.tables import (
     payments,
     receipts,
     refunds,
+    student_balances,
 )
 from tests.support.tiers import require
 
@@ -41,6 +42,8 @@ class MoneyRecords:
     credit_entries: list[Any]
     credit_balances: list[Any]
     payouts: list[Any]
+    student_balances: list[Any]
+    """The read-model projection of settled and cancelled invoices."""
 
     def invoice(self, invoice_id: str | UUID) -> Any:
         (found,) = [row for row in self.invoices if str(row.id) == str(invoice_id)]
@@ -71,6 +74,7 @@ async def read_money_records(database_url: str) -> MoneyRecords:
         credit_entries,
         credit_balances,
         credit_payouts,
+        student_balances,
     )
     try:
         async with database.snapshot() as sql:
@@ -122,7 +126,38 @@ def broken_invariants(records: MoneyRecords) -> list[str]:
         if row.status != status:
             broken.append(f"invoice {key}: status {row.status}, figures say {status}")
     broken += _credit_broken(records)
+    broken += _projection_broken(records)
     return broken
+
+
+def _projection_broken(records: MoneyRecords) -> list[str]:
+    """`student_balances` holds, per student and currency, the sums of the PAID invoices and
+    the counts of PAID and CANCELLED ones; a row exists wherever there is an invoice."""
+    expected: dict[tuple[str, str], list[int]] = {}
+    for row in records.invoices:
+        sums = expected.setdefault((str(row.student_id), row.currency), [0] * 6)
+        if row.status == "PAID":
+            figures = (row.amount, row.amount_paid, row.amount_credited, row.amount_refunded, 1)
+            for index, value in enumerate(figures):
+                sums[index] += int(value)
+        elif row.status == "CANCELLED":
+            sums[5] += 1
+    stored = {
+        (str(r.student_id), r.currency): [
+            int(r.closed_invoiced),
+            int(r.closed_paid),
+            int(r.closed_credited),
+            int(r.closed_refunded),
+            int(r.paid_count),
+            int(r.cancelled_count),
+        ]
+        for r in records.student_balances
+    }
+    return [
+        f"student_balances {key}: {stored.get(key)} ≠ invoices {sums}"
+        for key, sums in expected.items()
+        if stored.get(key) != sums
+    ]
 
 
 def _credit_broken(records: MoneyRecords) -> list[str]:
