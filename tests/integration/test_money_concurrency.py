@@ -239,3 +239,49 @@ async def test_student_payments_racing_payments_and_credit_notes_never_oversettl
     assert broken_invariants(records) == []
     receipts_total = sum(int(r.amount) for r in records.receipts)
     assert receipts_total == 6 * 1_700
+
+
+async def test_deleting_a_student_while_student_payments_arrive_never_loses_a_payment(
+    api: Api, database_url: str
+) -> None:
+    student = await _student(api)
+    path = f"/api/v1/students/{student['id']}/payments"
+    body = {"amount": 500, "currency": "MXN", "method": "cash"}
+    results = await asyncio.gather(
+        *(api.post(path, json=body) for _ in range(5)),
+        api.delete(f"/api/v1/students/{student['id']}"),
+        *(api.post(path, json=body) for _ in range(5)),
+    )
+    payments = results[:5] + results[6:]
+    assert {r.status_code for r in payments} <= {201, 404}, [r.text for r in payments]
+    accepted = sum(1 for r in payments if r.status_code == 201)
+    found = await api.get(f"/api/v1/students/{student['id']}")
+    if accepted:
+        # The student had money with the school when removed (or got it before): archived.
+        assert found.json()["status"] == "archived"
+    else:
+        assert found.status_code == 404
+    records = await read_money_records(database_url)
+    assert broken_invariants(records) == []
+    assert len(records.receipts) == accepted
+    assert records.balance(student["id"], "MXN") == 500 * accepted
+
+
+async def test_deleting_a_student_while_payouts_are_asked_for_answers_each_payout_cleanly(
+    api: Api,
+) -> None:
+    student = await _student(api)
+    path = f"/api/v1/students/{student['id']}/credit/payouts"
+    body = {"amount": 100, "currency": "MXN"}
+    results = await asyncio.gather(
+        *(api.post(path, json=body) for _ in range(5)),
+        api.delete(f"/api/v1/students/{student['id']}"),
+        *(api.post(path, json=body) for _ in range(5)),
+    )
+    assert results[5].status_code == 204
+    payouts = results[:5] + results[6:]
+    assert {_outcome(r) for r in payouts} <= {
+        (409, "insufficient_credit"),
+        (404, "not_found"),
+    }, [r.text for r in payouts]
+    assert (await api.get(f"/api/v1/students/{student['id']}")).status_code == 404
