@@ -78,6 +78,14 @@ def _given_a_paid_invoice(world: World, amount: int = 10_000, paid: int = 10_000
     return payment
 
 
+def _given_an_open_invoice(world: World, amount: int = 10_000, paid: int = 0) -> UUID:
+    invoice = an_invoice(world.student, amount=mxn(amount))
+    if paid:
+        pay(invoice, paid)
+    world.db.given(invoice)
+    return invoice.id
+
+
 def _given_credit(world: World, amount: int, currency: str = "MXN") -> None:
     world.db.committed.credit_balances[(world.student.id, currency)] = amount
 
@@ -188,14 +196,6 @@ async def test_a_refund_of_a_payment_made_from_credit_goes_back_to_the_credit(
 
 
 # -- credit notes --------------------------------------------------------------------------------
-
-
-def _given_an_open_invoice(world: World, amount: int = 10_000, paid: int = 0) -> UUID:
-    invoice = an_invoice(world.student, amount=mxn(amount))
-    if paid:
-        pay(invoice, paid)
-    world.db.given(invoice)
-    return invoice.id
 
 
 async def test_a_credit_note_is_stored_and_can_settle_the_invoice(world: World) -> None:
