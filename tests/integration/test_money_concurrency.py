@@ -285,3 +285,44 @@ async def test_deleting_a_student_while_payouts_are_asked_for_answers_each_payou
         (404, "not_found"),
     }, [r.text for r in payouts]
     assert (await api.get(f"/api/v1/students/{student['id']}")).status_code == 404
+
+
+async def test_student_payments_racing_payments_and_refunds_from_credit_never_deadlock_or_overdraw(
+    api: Api, database_url: str
+) -> None:
+    student = await _student(api)
+    await _credit_of(api, student["id"], 6_000)
+    invoices = [await api.invoice(student["id"], amount=5_000) for _ in range(2)]
+    from_credit = [
+        await api.payment(invoice["id"], amount=1_000, method="credit") for invoice in invoices
+    ]
+    requests = []
+    for round_ in range(5):
+        invoice, payment = invoices[round_ % 2], from_credit[round_ % 2]
+        requests += [
+            api.post(
+                f"/api/v1/students/{student['id']}/payments",
+                json={"amount": 1_500, "currency": "MXN", "method": "cash"},
+            ),
+            api.post(
+                f"/api/v1/invoices/{invoice['id']}/payments",
+                json={"amount": 800, "method": "credit"},
+            ),
+            api.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 300}),
+            api.post(
+                f"/api/v1/students/{student['id']}/credit/payouts",
+                json={"amount": 700, "currency": "MXN"},
+            ),
+        ]
+    responses = await asyncio.gather(*requests)
+    assert {_outcome(r) for r in responses} <= {
+        (201, None),
+        (409, "insufficient_credit"),
+        (409, "payment_exceeds_remaining"),
+        (409, "invoice_not_payable"),
+        (409, "refund_exceeds_payment"),
+    }, [r.text for r in responses if r.status_code not in (201, 409)]
+    assert all(r.status_code == 201 for r in responses[::4])
+    records = await read_money_records(database_url)
+    assert broken_invariants(records) == []
+    assert records.balance(student["id"], "MXN") >= 0
