@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from school_payments.adapters.persistence.database import Database, DatabaseSettings
+from school_payments.adapters.persistence.reconcile import reconcile
 from tests.support.api import Api
 from tests.support.money_records import broken_invariants, expected_status, read_money_records
 
@@ -456,3 +458,9 @@ async def test_a_random_money_lifecycle_agrees_with_an_independent_model_after_e
         "payouts 409",
         "cancel 200",
     }
+    # Last, the service's own reconciliation agrees: every stored figure equals its records.
+    database = Database(DatabaseSettings(url=database_url))
+    try:
+        assert [str(found) for found in await reconcile(database)] == []
+    finally:
+        await database.dispose()
