@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks import data
 from benchmarks.harness import ROOT, Server
-from benchmarks.run import KEY, Benchmark, Scenarios, _warm
+from benchmarks.run import CAPACITY, KEY, Benchmark, Scenarios, _warm
 
 
 def _checkout(revision: str) -> Path:
@@ -55,7 +55,7 @@ def _cpu_seconds(server: Server) -> float:
 
 
 def _env(url: str, redis_db: int | None) -> dict[str, str]:
-    env = {"DATABASE_URL": url, "ADMIN_API_KEY": KEY, "LOG_LEVEL": "INFO"}
+    env = {"DATABASE_URL": url, "ADMIN_API_KEY": KEY, "LOG_LEVEL": "INFO", **CAPACITY}
     if redis_db is None:
         return env | {"STATEMENT_CACHE_TTL_SECONDS": "0"}
     return env | {
@@ -109,10 +109,15 @@ def main() -> None:
                         _warm(server.base, [line for line in lines[:200] if line.startswith("GET")])
                     for _round in (1, 2):
                         for label, server in (("baseline", old), ("this tree", new)):
+                            before = _cpu_seconds(server)
                             load = bench.load(
                                 server, f"{name} [{label}]", lines, connections=connections
                             )
+                            spent = _cpu_seconds(server) - before
                             rps.setdefault((name, label), []).append(load.rps)
+                            cpu_us.setdefault((name, label), []).append(
+                                spent / max(load.requests, 1) * 1e6
+                            )
         print("\n== this tree / baseline (mean of two alternated rounds each)")
         for name in [*cases, *uncached]:
             old_rps = statistics.mean(rps[(name, "baseline")])
