@@ -7,13 +7,16 @@ serves both revisions at once (2 workers each, Redis databases 1 and 2 so that n
 other's cache entries). Each scenario is measured in alternation, twice per revision, because
 run-to-run noise on a 2-core machine (±10 %) is as large as the differences a change may make.
 Prints requests/s of both and their ratio: what a change may not move (payments, cached and
-uncached statements), beside `/healthz`, which bounds them all.
+uncached statements), beside `/healthz`, which bounds them all; and the server's CPU time per
+request (its worker processes' user + system time over the run, divided by the requests), which
+other load on a shared machine moves much less than requests/s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import tempfile
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from benchmarks import data
 from benchmarks.harness import ROOT, Server
-from benchmarks.run import KEY, Benchmark, Scenarios, _warm
+from benchmarks.run import CAPACITY, KEY, Benchmark, Scenarios, _warm
 
 
 def _checkout(revision: str) -> Path:
@@ -42,8 +45,17 @@ def _remove(worktree: Path) -> None:
     )
 
 
+def _cpu_seconds(server: Server) -> float:
+    """User + system CPU time so far of the server's worker processes."""
+    total = 0
+    for pid in server.worker_pids():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _env(url: str, redis_db: int | None) -> dict[str, str]:
-    env = {"DATABASE_URL": url, "ADMIN_API_KEY": KEY, "LOG_LEVEL": "INFO"}
+    env = {"DATABASE_URL": url, "ADMIN_API_KEY": KEY, "LOG_LEVEL": "INFO", **CAPACITY}
     if redis_db is None:
         return env | {"STATEMENT_CACHE_TTL_SECONDS": "0"}
     return env | {
@@ -81,6 +93,7 @@ def main() -> None:
             "school statement p1, uncached": scenarios.school_statement(),
         }
         rps: dict[tuple[str, str], list[float]] = {}
+        cpu_us: dict[tuple[str, str], list[float]] = {}
         for redis in (True, False):
             with (
                 Server(
@@ -96,15 +109,25 @@ def main() -> None:
                         _warm(server.base, [line for line in lines[:200] if line.startswith("GET")])
                     for _round in (1, 2):
                         for label, server in (("baseline", old), ("this tree", new)):
+                            before = _cpu_seconds(server)
                             load = bench.load(
                                 server, f"{name} [{label}]", lines, connections=connections
                             )
+                            spent = _cpu_seconds(server) - before
                             rps.setdefault((name, label), []).append(load.rps)
+                            cpu_us.setdefault((name, label), []).append(
+                                spent / max(load.requests, 1) * 1e6
+                            )
         print("\n== this tree / baseline (mean of two alternated rounds each)")
         for name in [*cases, *uncached]:
             old_rps = statistics.mean(rps[(name, "baseline")])
             new_rps = statistics.mean(rps[(name, "this tree")])
-            print(f"  {name:<40} {old_rps:>8.0f}/s → {new_rps:>8.0f}/s   {new_rps / old_rps:.3f}")
+            old_cpu = statistics.mean(cpu_us[(name, "baseline")])
+            new_cpu = statistics.mean(cpu_us[(name, "this tree")])
+            print(
+                f"  {name:<40} {old_rps:>8.0f}/s → {new_rps:>8.0f}/s   {new_rps / old_rps:.3f}"
+                f"   CPU {old_cpu:>6.0f} µs → {new_cpu:>6.0f} µs a request"
+            )
     finally:
         _remove(baseline)
 

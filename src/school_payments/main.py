@@ -196,6 +196,13 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         authenticator = Authenticator(
             settings.admin_api_key, keys, cache_seconds=settings.api_key_cache_seconds
         )
+    # One share per school, for statements computed afresh and for the documents drawn from them.
+    expensive_work = ExpensiveWork(
+        InProcessTenantLimiter(
+            settings.tenant_expensive_concurrency, lane=settings.expensive_concurrency
+        ),
+        SqlStudentSchools(database),
+    )
     services = ApiServices(
         commands=CommandHandlers(
             create_school=CreateSchoolHandler(uow, clock),
@@ -229,7 +236,11 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             credit=CreditQueries(SqlCreditReader(database)),
             api_keys=ApiKeyQueries(keys, schools),
             statements=StatementQueries(
-                SqlStatementReader(database), cache, JsonStatementRenderer(), clock
+                SqlStatementReader(database),
+                cache,
+                JsonStatementRenderer(),
+                clock,
+                expensive_work,
             ),
             events=EventQueries(SqlEventReader(database)),
             webhooks=WebhookQueries(SqlWebhookReader(database)),
@@ -239,12 +250,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         database=database,
         cache=cache,
         schema=schema_probe_for(database),
-        expensive_work=ExpensiveWork(
-            InProcessTenantLimiter(
-                settings.tenant_expensive_concurrency, lane=settings.expensive_concurrency
-            ),
-            SqlStudentSchools(database),
-        ),
+        expensive_work=expensive_work,
     )
     return Assembly(services, database, cache)
 

@@ -221,7 +221,9 @@ class FakeStudentRepository(_Repository):
         self._ensure_unique(student)
         self.state.students[student.id] = copy.deepcopy(student)
 
-    async def get(self, student_id: UUID, *, for_update: bool = False) -> Student:
+    async def get(
+        self, student_id: UUID, *, for_update: bool = False, for_share: bool = False
+    ) -> Student:
         student = self.state.students.get(student_id)
         if student is None:
             raise NotFoundError("student", student_id)

@@ -116,13 +116,17 @@ def page_of(rows: Any, page: PageRequest, convert: Any) -> Page[Any]:
 
 
 @functools.cache
-def _by_id(table: Table, *, scoped: bool, for_update: bool) -> Select[Any]:
-    """`SELECT … WHERE id = :id` [`AND <tenant> = :scope`] [`FOR UPDATE`], built once."""
+def _by_id(table: Table, *, scoped: bool, for_update: bool, for_share: bool = False) -> Select[Any]:
+    """`SELECT … WHERE id = :id` [`AND <tenant> = :scope`] [`FOR UPDATE` | `FOR KEY SHARE`],
+    built once."""
     query = select(table).where(table.c.id == bindparam("id"))
     if scoped:
         # Tenancy becomes SQL here: a school's scope filters on the row's tenant key.
         tenant = table.c.id if table is schools else table.c.school_id
         query = query.where(tenant == bindparam("scope"))
+    if for_share:
+        # PostgreSQL's FOR KEY SHARE (SQLite ignores it: its writers run one at a time).
+        return query.with_for_update(read=True, key_share=True)
     return query.with_for_update() if for_update else query
 
 
@@ -134,11 +138,13 @@ async def row_in_scope(
     resource: str,
     *,
     for_update: bool = False,
+    for_share: bool = False,
 ) -> Any:
     """The row with this id if the scope may see it; otherwise NotFoundError, as if missing."""
     scoped = scope.school_id is not None
     params: dict[str, Any] = {"id": row_id, "scope": scope.school_id} if scoped else {"id": row_id}
-    row = (await sql.execute(_by_id(table, scoped=scoped, for_update=for_update), params)).first()
+    query = _by_id(table, scoped=scoped, for_update=for_update, for_share=for_share)
+    row = (await sql.execute(query, params)).first()
     if row is None:
         raise NotFoundError(resource, row_id)
     return row

@@ -140,9 +140,17 @@ class SqlStudentRepository:
     async def add(self, student: Student) -> None:
         await self._write(insert(students), record_values(students, student), student)
 
-    async def get(self, student_id: UUID, *, for_update: bool = False) -> Student:
+    async def get(
+        self, student_id: UUID, *, for_update: bool = False, for_share: bool = False
+    ) -> Student:
         row = await row_in_scope(
-            self._sql, students, self._scope, student_id, "student", for_update=for_update
+            self._sql,
+            students,
+            self._scope,
+            student_id,
+            "student",
+            for_update=for_update,
+            for_share=for_share,
         )
         return record_from(Student, row)
 

@@ -65,7 +65,9 @@ class RecordStudentPaymentHandler(WriteHandler):
         paid_at = ensure_not_in_future(command.paid_at or now, now, "paid_at")
         amount = Money.charge(command.amount, Currency.of(command.currency))
         async with self._uow(caller.scope) as uow:
-            student = await uow.students.get(command.student_id)
+            # Kept from deletion until the commit: a removal running meanwhile waits, then finds
+            # the receipt and archives the student (its records refer to the student's row).
+            student = await uow.students.get(command.student_id, for_share=True)
             invoices = await uow.invoices.open_for_allocation(
                 student.id, amount.currency, for_update=True
             )
@@ -143,7 +145,9 @@ class PayOutCreditHandler(WriteHandler):
         now = self._clock.now()
         amount = Money.charge(command.amount, Currency.of(command.currency))
         async with self._uow(caller.scope) as uow:
-            student = await uow.students.get(command.student_id)
+            # Kept from deletion until the commit, as for a student payment: the balance row
+            # the account may create refers to the student's row.
+            student = await uow.students.get(command.student_id, for_share=True)
             account = await uow.credit.account(student, amount.currency)
             account.take(amount)
             payout = CreditPayout(

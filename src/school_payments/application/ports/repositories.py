@@ -33,13 +33,16 @@ class SchoolRepository(Protocol):
 
 
 class StudentRepository(Protocol):
-    """Students of the scope; `for_update` locks the row until the transaction ends."""
+    """Students of the scope; `for_update` locks the row until the transaction ends;
+    `for_share` keeps it from being deleted until then, while others may read and share it."""
 
     async def add(self, student: Student) -> None:
         """Raises DuplicateExternalIdError when the school already uses the external id."""
         ...
 
-    async def get(self, student_id: UUID, *, for_update: bool = False) -> Student: ...
+    async def get(
+        self, student_id: UUID, *, for_update: bool = False, for_share: bool = False
+    ) -> Student: ...
 
     async def update(self, student: Student) -> None:
         """Raises DuplicateExternalIdError when the school already uses the external id."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
@@ -20,6 +21,7 @@ from school_payments.application.ports.cache import (
 from school_payments.application.ports.clock import Clock
 from school_payments.application.ports.readers import StatementReader
 from school_payments.application.ports.rendering import StatementRenderer
+from school_payments.application.queries.expensive_work import ExpensiveWork
 from school_payments.application.read_models import RenderedStatement
 from school_payments.domain.calendar import latest_today, today_in
 from school_payments.domain.entities import School
@@ -72,11 +74,15 @@ class StatementQueries:
         cache: StatementCache,
         renderer: StatementRenderer,
         clock: Clock,
+        expensive_work: ExpensiveWork | None = None,
     ) -> None:
+        """`expensive_work`: the per-school share a statement computed afresh runs in (None: no
+        share); a statement served from the cache costs next to nothing and takes none."""
         self._reader = reader
         self._cache = cache
         self._renderer = renderer
         self._clock = clock
+        self._expensive_work = expensive_work
 
     async def student(
         self,
@@ -117,6 +123,11 @@ class StatementQueries:
         key = StatementKey("school", school_id, _variant(self._renderer.shape, as_of, page))
         return await self._serve(caller, key, as_of, now, build)
 
+    def _share(self, caller: Caller, key: StatementKey) -> AbstractAsyncContextManager[None]:
+        if self._expensive_work is None:
+            return nullcontext()
+        return self._expensive_work.statement(caller, key.owner, key.owner_id)
+
     async def _serve(
         self,
         caller: Caller,
@@ -134,7 +145,8 @@ class StatementQueries:
             if as_of is not None or entry.day == today_in(entry.timezone, now):
                 return RenderedStatement(entry.school_id, entry.body, CacheOutcome.HIT)
         started = time.perf_counter()
-        built = await build()
+        async with self._share(caller, key):
+            built = await build()
         elapsed = time.perf_counter() - started
         if elapsed > SLOW_STATEMENT_SECONDS:
             log.warning(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from starlette.exceptions import HTTPException
@@ -18,6 +20,8 @@ from school_payments.adapters.web.documents.negotiation import JSON, Representat
 from school_payments.adapters.web.documents.serving import statement_response
 from school_payments.adapters.web.requests import AsOfDep, CallerDep, PageDep, ServicesDep, path_id
 from school_payments.adapters.web.routers._docs import problem_content, problems
+from school_payments.adapters.web.services import ApiServices
+from school_payments.application.caller import Caller
 from school_payments.application.pagination import MAX_LINES, LinesRequest
 
 router = APIRouter(prefix="/api/v1", tags=["statements"])
@@ -52,6 +56,20 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": problem_content(),
     },
 }
+
+
+def _rendering(
+    services: ApiServices,
+    representation: Representation,
+    caller: Caller,
+    owner: Literal["school", "student"],
+    owner_id: UUID,
+) -> AbstractAsyncContextManager[None]:
+    """Drawing a PDF or CSV runs in the school's share of expensive work (a statement computed
+    afresh already took its slot in the query; the JSON served as it is costs nothing more)."""
+    if representation is JSON:
+        return nullcontext()
+    return services.expensive_work.statement(caller, owner, owner_id)
 
 
 def _representation(request: Request) -> Representation:
@@ -89,11 +107,11 @@ async def student_statement(
     owner_id = path_id(student_id, "student")
     # JSON lists a page of lines; the PDF and CSV carry every line, drawn from the unpaged JSON.
     lines = LinesRequest(lines_limit, after, as_of) if representation is JSON else None
-    async with services.expensive_work.statement(caller, "student", owner_id):
-        statement = await services.queries.statements.student(
-            caller, owner_id, as_of=as_of, lines=lines
-        )
-        metrics.STATEMENT_CACHE.labels(statement.cache).inc()
+    statement = await services.queries.statements.student(
+        caller, owner_id, as_of=as_of, lines=lines
+    )
+    metrics.STATEMENT_CACHE.labels(statement.cache).inc()
+    async with _rendering(services, representation, caller, "student", owner_id):
         return await statement_response(
             request, statement, representation, owner="student", owner_id=owner_id
         )
@@ -116,11 +134,9 @@ async def school_statement(
 ) -> Response:
     representation = _representation(request)
     owner_id = path_id(school_id, "school")
-    async with services.expensive_work.statement(caller, "school", owner_id):
-        statement = await services.queries.statements.school(
-            caller, owner_id, as_of=as_of, page=page
-        )
-        metrics.STATEMENT_CACHE.labels(statement.cache).inc()
+    statement = await services.queries.statements.school(caller, owner_id, as_of=as_of, page=page)
+    metrics.STATEMENT_CACHE.labels(statement.cache).inc()
+    async with _rendering(services, representation, caller, "school", owner_id):
         return await statement_response(
             request, statement, representation, owner="school", owner_id=owner_id
         )
