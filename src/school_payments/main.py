@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from tqdm import tqdm
 
+from school_payments.adapters.cache.invalidation import InvalidationChannel
 from school_payments.adapters.cache.memory_cache import (
     DisabledStatementCache,
     InProcessStatementCache,
 )
+from school_payments.adapters.cache.near_cache import NearCache
 from school_payments.adapters.cache.redis_cache import RedisStatementCache, redis_client
 from school_payments.adapters.clock import SystemClock
 from school_payments.adapters.observability import metrics
@@ -51,7 +53,10 @@ from school_payments.adapters.representation.statements import JsonStatementRend
 from school_payments.adapters.resilience.circuit_breaker import BreakerState, CircuitBreaker
 from school_payments.adapters.web.app import create_api
 from school_payments.adapters.web.services import ApiServices, CommandHandlers, QueryHandlers
-from school_payments.application.authentication import Authenticator
+from school_payments.application.authentication import (
+    Authenticator,
+    RevokeApiKeyEverywhereHandler,
+)
 from school_payments.application.commands.api_keys import CreateApiKeyHandler, RevokeApiKeyHandler
 from school_payments.application.commands.corrections import (
     IssueCreditNoteHandler,
@@ -117,8 +122,22 @@ def _breaker_changed(old: BreakerState, new: BreakerState) -> None:
     metrics.breaker_changed(old, new)
 
 
-def statement_cache_for(settings: Settings) -> StatementCache:
-    """Redis when REDIS_URL is set; else in-process for one worker; off when TTL is 0."""
+def invalidation_channel_for(settings: Settings) -> InvalidationChannel | None:
+    """The pub/sub channel every instance hears invalidations on: with Redis only."""
+    if not settings.redis_url:
+        return None
+    return InvalidationChannel(
+        settings.redis_url,
+        lease_seconds=settings.invalidation_lease_ms / 1000,
+        timeout_seconds=settings.redis_timeout_seconds,
+    )
+
+
+def statement_cache_for(
+    settings: Settings, channel: InvalidationChannel | None = None
+) -> StatementCache:
+    """Redis (with a near cache when there is a channel) when REDIS_URL is set; else in-process
+    for one worker; off when TTL is 0."""
     ttl = settings.statement_cache_ttl_seconds
     if ttl == 0:
         return DisabledStatementCache()
@@ -129,7 +148,14 @@ def statement_cache_for(settings: Settings) -> StatementCache:
             on_change=_breaker_changed,
         )
         client = redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
-        return RedisStatementCache(client, breaker, ttl_seconds=ttl)
+        near = None
+        if channel is not None and settings.near_cache_max_entries > 0:
+            near = NearCache(
+                max_entries=settings.near_cache_max_entries,
+                max_bytes=settings.near_cache_max_mb * 1024 * 1024,
+                ttl_seconds=ttl,
+            )
+        return RedisStatementCache(client, breaker, ttl_seconds=ttl, near=near, channel=channel)
     if settings.workers > 1:
         # Each worker would keep its own versions and serve entries older than another
         # worker's write: without Redis, several workers mean no cache.
@@ -144,16 +170,20 @@ class Assembly:
     services: ApiServices
     database: Database
     cache: StatementCache
+    channel: InvalidationChannel | None = None
 
     async def close(self) -> None:
         await self.cache.close()
+        if self.channel is not None:
+            await self.channel.close()
         await self.database.dispose()
 
 
 def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
     clock = clock or SystemClock()
     database = database_for(settings)
-    cache = statement_cache_for(settings)
+    channel = invalidation_channel_for(settings)
+    cache = statement_cache_for(settings, channel)
     uow = SqlUnitOfWorkFactory(database, clock)
     schools, students = SqlSchoolReader(database), SqlStudentReader(database)
     keys = SqlApiKeyReader(database)
@@ -162,8 +192,19 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         settings.require_authentication_setup()
         assert settings.admin_api_key is not None
         authenticator = Authenticator(
-            settings.admin_api_key, keys, cache_seconds=settings.api_key_cache_seconds
+            settings.admin_api_key,
+            keys,
+            cache_seconds=settings.api_key_cache_seconds,
+            listening_cache_seconds=settings.api_key_cache_listening_seconds,
+            revocations=channel,
         )
+        if channel is not None:
+            channel.on_revocation(authenticator.forget)
+    revoke_api_key = (
+        RevokeApiKeyEverywhereHandler(uow, clock, authenticator)
+        if authenticator is not None
+        else RevokeApiKeyHandler(uow, clock)
+    )
     services = ApiServices(
         commands=CommandHandlers(
             create_school=CreateSchoolHandler(uow, clock),
@@ -181,7 +222,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             record_student_payment=RecordStudentPaymentHandler(uow, cache, clock),
             pay_out_credit=PayOutCreditHandler(uow, cache, clock),
             create_api_key=CreateApiKeyHandler(uow, clock),
-            revoke_api_key=RevokeApiKeyHandler(uow, clock),
+            revoke_api_key=revoke_api_key,
         ),
         queries=QueryHandlers(
             schools=SchoolQueries(schools),
@@ -201,7 +242,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         database=database,
         cache=cache,
     )
-    return Assembly(services, database, cache)
+    return Assembly(services, database, cache, channel)
 
 
 IDEMPOTENCY_PURGE_SECONDS = 15 * 60
