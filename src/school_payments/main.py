@@ -128,7 +128,9 @@ def invalidation_channel_for(settings: Settings) -> InvalidationChannel | None:
         return None
     return InvalidationChannel(
         settings.redis_url,
-        lease_seconds=settings.invalidation_lease_ms / 1000,
+        # No longer than a Redis timeout: a write whose bump failed on a frozen Redis is
+        # answered after one timeout, by when no other instance trusts its near cache.
+        lease_seconds=min(settings.invalidation_lease_ms / 1000, settings.redis_timeout_seconds),
         timeout_seconds=settings.redis_timeout_seconds,
     )
 

@@ -62,7 +62,7 @@ class Settings:
     api_key_cache_listening_seconds: float = 60.0
     near_cache_max_entries: int = 10_000
     near_cache_max_mb: int = 64
-    invalidation_lease_ms: int = 100
+    invalidation_lease_ms: int = 250
     metrics_enabled: bool = True
 
     @classmethod
@@ -92,7 +92,7 @@ class Settings:
             api_key_cache_listening_seconds=_float(env, "API_KEY_CACHE_LISTENING_SECONDS", 60.0),
             near_cache_max_entries=_int(env, "NEAR_CACHE_MAX_ENTRIES", 10_000),
             near_cache_max_mb=_int(env, "NEAR_CACHE_MAX_MB", 64),
-            invalidation_lease_ms=_int(env, "INVALIDATION_LEASE_MS", 100, minimum=4),
+            invalidation_lease_ms=_int(env, "INVALIDATION_LEASE_MS", 250, minimum=4),
             metrics_enabled=env.get("METRICS_ENABLED", "true").strip().lower()
             not in {"0", "false", "no", "off"},
         )

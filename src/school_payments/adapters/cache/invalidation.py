@@ -5,10 +5,14 @@ Trust is a lease. The listener pings on its own subscribed connection every quar
 its send time as the message; Redis answers in order, after every message published before the
 ping. So when the pong for a ping sent at `t` has been handled, every invalidation published
 before `t` has been handled too. The channel is *live* while the last answered ping was sent
-less than one lease ago. A frozen Redis, a dropped connection or a stalled listener lets the lease
-lapse: listeners are told to flush, and nothing near is trusted until a new pong arrives (on a new
-connection after a reconnect: a subscription never silently resumes, since redis-py would
-re-subscribe behind our back and hide the messages missed meanwhile).
+less than one lease ago.
+
+- A lapse on a connection that stays open (a frozen Redis, a stalled event loop) only suspends
+  trust: nothing was lost, since what was published meanwhile comes before the next pong.
+- A lost connection (Redis restarted or killed, `CLIENT KILL`, no pong for 2 s) may have lost
+  messages: listeners are told to flush, the session changes, and trust returns only with a pong
+  on a new connection. A subscription never silently resumes (redis-py would re-subscribe
+  behind our back and hide what was missed).
 """
 
 from __future__ import annotations
@@ -97,12 +101,13 @@ class InvalidationChannel:
     def on_revocation(self, listener: Callable[[str], None]) -> None:
         self._revocation_listeners.append(listener)
 
-    def on_lapse(self, listener: Callable[[], None]) -> None:
+    def on_loss(self, listener: Callable[[], None]) -> None:
         """`listener` runs whenever messages may have been missed (flush what they protect)."""
         self._lapse_listeners.append(listener)
 
     def on_recovery(self, listener: Callable[[], Awaitable[None]]) -> None:
-        """`listener` runs (and is awaited) before the channel is live again after a lapse."""
+        """`listener` runs (and is awaited) before the channel is live again after a lapse or
+        a loss: Redis answers again."""
         self._recovery_listeners.append(listener)
 
     async def announce(self, key_id: UUID) -> None:
@@ -132,12 +137,13 @@ class InvalidationChannel:
         self._closed = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a cancellation swallowed inside redis-py must not hang the shutdown.
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=1.0)
         if self._publisher is not None:
             await self._publisher.aclose()
             self._publisher = None
-        self._lapse()
+        self._down()
 
     # -- the listener ---------------------------------------------------------------------------
 
@@ -167,7 +173,7 @@ class InvalidationChannel:
     async def _listen(self, pubsub: Any) -> None:
         connected_at = self._monotonic()
         next_ping = 0.0
-        while True:
+        while not self._closed:  # redis-py can swallow a cancellation in a read: check too
             now = self._monotonic()
             if now - max(self._confirmed, connected_at) > SILENCE_BEFORE_RECONNECT_SECONDS:
                 raise _SilentError()
@@ -194,26 +200,23 @@ class InvalidationChannel:
                 await self._confirm(float(text))
 
     async def _confirm(self, sent_at: float) -> None:
-        if self._up and sent_at - self._confirmed > self._lease:
-            self._lapse()  # pongs were missing for a while and no reader noticed: flush now
-        if not self._up:
+        if not self._up or sent_at - self._confirmed > self._lease:
             for recover in self._recovery_listeners:
                 await recover()
             self._up = True
         self._confirmed = max(self._confirmed, sent_at)
 
     def _lapse(self) -> None:
-        was_up, self._up = self._up, False
-        if was_up:
-            self._session += 1
-            for lapse in self._lapse_listeners:
-                lapse()
+        """Trust suspended until the next pong; nothing lost on this connection."""
+        self._up = False
 
     def _down(self) -> None:
-        """The connection is gone: whatever it would have carried next is lost."""
-        self._up = True  # so that _lapse() flushes even if a reader noticed the lapse already
-        self._lapse()
+        """The connection is gone: whatever it would have carried meanwhile is lost."""
+        self._up = False
         self._confirmed = -math.inf
+        self._session += 1
+        for lost in self._lapse_listeners:
+            lost()
 
 
 def _client(url: str, timeout_seconds: float) -> Redis:

@@ -128,7 +128,7 @@ class RedisStatementCache:
         self._channel = channel
         if channel is not None and near is not None:
             channel.on_version(near.drop_version)
-            channel.on_lapse(near.flush)
+            channel.on_loss(near.flush)
             channel.on_recovery(self._replay_pending)
         self._lookup_script = client.register_script(_LOOKUP)
         self._bump_version = client.register_script(_BUMP_VERSION)
@@ -150,15 +150,16 @@ class RedisStatementCache:
     def _near_usable(self, near: NearCache) -> bool:
         assert self._channel is not None
         if (
-            self._channel.live
-            and self._breaker.state is BreakerState.CLOSED
-            and not self._pending
-            and self._monotonic() >= self._blind_until
+            self._breaker.state is not BreakerState.CLOSED
+            or self._pending
+            or self._monotonic() < self._blind_until
         ):
-            return True
-        if not near.is_empty:
-            near.flush()
-        return False
+            if not near.is_empty:
+                near.flush()
+            return False
+        # Not live: bypassed, not flushed. A lapse on an open connection loses nothing (what
+        # was published meanwhile arrives before the next pong); a lost connection flushes.
+        return self._channel.live
 
     async def lookup(self, key: StatementKey) -> CacheLookup:
         near = self._near
