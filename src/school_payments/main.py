@@ -18,10 +18,12 @@ import httpx
 from fastapi import FastAPI
 from tqdm import tqdm
 
+from school_payments.adapters.cache.invalidation import InvalidationChannel
 from school_payments.adapters.cache.memory_cache import (
     DisabledStatementCache,
     InProcessStatementCache,
 )
+from school_payments.adapters.cache.near_cache import NearCache
 from school_payments.adapters.cache.redis_cache import RedisStatementCache, redis_client
 from school_payments.adapters.clock import SystemClock
 from school_payments.adapters.observability import metrics
@@ -71,7 +73,10 @@ from school_payments.adapters.webhooks.worker import (
     PgQueuerWorker,
     measure_backlog,
 )
-from school_payments.application.authentication import Authenticator
+from school_payments.application.authentication import (
+    Authenticator,
+    RevokeApiKeyEverywhereHandler,
+)
 from school_payments.application.commands.api_keys import CreateApiKeyHandler, RevokeApiKeyHandler
 from school_payments.application.commands.corrections import (
     IssueCreditNoteHandler,
@@ -148,8 +153,24 @@ def _breaker_changed(old: BreakerState, new: BreakerState) -> None:
     metrics.breaker_changed(old, new)
 
 
-def statement_cache_for(settings: Settings) -> StatementCache:
-    """Redis when REDIS_URL is set; else in-process for one worker; off when TTL is 0."""
+def invalidation_channel_for(settings: Settings) -> InvalidationChannel | None:
+    """The pub/sub channel every instance hears invalidations on: with Redis only."""
+    if not settings.redis_url:
+        return None
+    return InvalidationChannel(
+        settings.redis_url,
+        # No longer than a Redis timeout: a write whose bump failed on a frozen Redis is
+        # answered after one timeout, by when no other instance trusts its near cache.
+        lease_seconds=min(settings.invalidation_lease_ms / 1000, settings.redis_timeout_seconds),
+        timeout_seconds=settings.redis_timeout_seconds,
+    )
+
+
+def statement_cache_for(
+    settings: Settings, channel: InvalidationChannel | None = None
+) -> StatementCache:
+    """Redis (with a near cache when there is a channel) when REDIS_URL is set; else in-process
+    for one worker; off when TTL is 0."""
     ttl = settings.statement_cache_ttl_seconds
     if ttl == 0:
         return DisabledStatementCache()
@@ -160,7 +181,14 @@ def statement_cache_for(settings: Settings) -> StatementCache:
             on_change=_breaker_changed,
         )
         client = redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
-        return RedisStatementCache(client, breaker, ttl_seconds=ttl)
+        near = None
+        if channel is not None and settings.near_cache_max_entries > 0:
+            near = NearCache(
+                max_entries=settings.near_cache_max_entries,
+                max_bytes=settings.near_cache_max_mb * 1024 * 1024,
+                ttl_seconds=ttl,
+            )
+        return RedisStatementCache(client, breaker, ttl_seconds=ttl, near=near, channel=channel)
     if settings.workers > 1:
         # Each worker would keep its own versions and serve entries older than another
         # worker's write: without Redis, several workers mean no cache.
@@ -175,16 +203,20 @@ class Assembly:
     services: ApiServices
     database: Database
     cache: StatementCache
+    channel: InvalidationChannel | None = None
 
     async def close(self) -> None:
         await self.cache.close()
+        if self.channel is not None:
+            await self.channel.close()
         await self.database.dispose()
 
 
 def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
     clock = clock or SystemClock()
     database = database_for(settings)
-    cache = statement_cache_for(settings)
+    channel = invalidation_channel_for(settings)
+    cache = statement_cache_for(settings, channel)
     uow = SqlUnitOfWorkFactory(database, clock)
     schools, students = SqlSchoolReader(database), SqlStudentReader(database)
     keys = SqlApiKeyReader(database)
@@ -194,8 +226,19 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         settings.require_authentication_setup()
         assert settings.admin_api_key is not None
         authenticator = Authenticator(
-            settings.admin_api_key, keys, cache_seconds=settings.api_key_cache_seconds
+            settings.admin_api_key,
+            keys,
+            cache_seconds=settings.api_key_cache_seconds,
+            listening_cache_seconds=settings.api_key_cache_listening_seconds,
+            revocations=channel,
         )
+        if channel is not None:
+            channel.on_revocation(authenticator.forget)
+    revoke_api_key = (
+        RevokeApiKeyEverywhereHandler(uow, clock, authenticator)
+        if authenticator is not None
+        else RevokeApiKeyHandler(uow, clock)
+    )
     # One share per school, for statements computed afresh and for the documents drawn from them.
     expensive_work = ExpensiveWork(
         InProcessTenantLimiter(
@@ -220,7 +263,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
             record_student_payment=RecordStudentPaymentHandler(uow, cache, clock),
             pay_out_credit=PayOutCreditHandler(uow, cache, clock),
             create_api_key=CreateApiKeyHandler(uow, clock),
-            revoke_api_key=RevokeApiKeyHandler(uow, clock),
+            revoke_api_key=revoke_api_key,
             create_webhook_endpoint=CreateWebhookEndpointHandler(uow, guard, clock),
             update_webhook_endpoint=UpdateWebhookEndpointHandler(uow, guard, clock),
             delete_webhook_endpoint=DeleteWebhookEndpointHandler(uow, guard, clock),
@@ -252,7 +295,7 @@ def assemble(settings: Settings, clock: Clock | None = None) -> Assembly:
         schema=schema_probe_for(database),
         expensive_work=expensive_work,
     )
-    return Assembly(services, database, cache)
+    return Assembly(services, database, cache, channel)
 
 
 def schema_probe_for(database: Database) -> SqlSchemaProbe:

@@ -59,6 +59,10 @@ class Settings:
     database_pool_size: int = 10
     database_statement_timeout_ms: int = 5_000
     api_key_cache_seconds: float = 5.0
+    api_key_cache_listening_seconds: float = 60.0
+    near_cache_max_entries: int = 10_000
+    near_cache_max_mb: int = 64
+    invalidation_lease_ms: int = 250
     metrics_enabled: bool = True
     tenant_expensive_concurrency: int = 4
     """Statements and documents one school may have in progress at once, per process."""
@@ -105,6 +109,10 @@ class Settings:
                 env, "DATABASE_STATEMENT_TIMEOUT_MS", 5_000, minimum=1
             ),
             api_key_cache_seconds=_float(env, "API_KEY_CACHE_SECONDS", 5.0),
+            api_key_cache_listening_seconds=_float(env, "API_KEY_CACHE_LISTENING_SECONDS", 60.0),
+            near_cache_max_entries=_int(env, "NEAR_CACHE_MAX_ENTRIES", 10_000),
+            near_cache_max_mb=_int(env, "NEAR_CACHE_MAX_MB", 64),
+            invalidation_lease_ms=_int(env, "INVALIDATION_LEASE_MS", 250, minimum=4),
             metrics_enabled=env.get("METRICS_ENABLED", "true").strip().lower()
             not in {"0", "false", "no", "off"},
             tenant_expensive_concurrency=_int(env, "TENANT_EXPENSIVE_CONCURRENCY", 4, minimum=1),

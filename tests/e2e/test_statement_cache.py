@@ -32,12 +32,17 @@ HANG_GUARD_SECONDS = (
 
 
 @asynccontextmanager
-async def cached_api(pg_url: str, server: RedisServer, clock: FixedClock) -> AsyncIterator[Api]:
+async def cached_api(
+    pg_url: str, server: RedisServer, clock: FixedClock, *, near: bool = True
+) -> AsyncIterator[Api]:
+    """`near=False` for the tests about Redis' own layer (its counters, its outages), which the
+    near cache would answer for (tests/e2e/test_near_cache.py holds the near cache's rules)."""
     settings = settings_for(
         pg_url,
         redis_url=server.url,
         breaker_failure_threshold=2,
         breaker_cooldown_seconds=0.3,
+        near_cache_max_entries=10_000 if near else 0,
     )
     async with running_api(settings, clock) as api:
         yield api
@@ -118,7 +123,7 @@ async def test_each_page_and_as_of_day_is_its_own_entry(
 async def test_an_evicted_version_never_makes_an_older_entry_current_again(
     pg_url: str, redis_server: RedisServer, clock: FixedClock
 ) -> None:
-    async with cached_api(pg_url, redis_server, clock) as api:
+    async with cached_api(pg_url, redis_server, clock, near=False) as api:
         _, student, invoice = await _billed_student(api)
         path = f"/api/v1/students/{student['id']}/statement"
         await _get(api, path)  # stored under the first version
@@ -141,7 +146,7 @@ async def test_an_evicted_version_never_makes_an_older_entry_current_again(
 async def test_statements_survive_a_frozen_redis_and_the_cache_returns_after_it_thaws(
     pg_url: str, redis_server: RedisServer, clock: FixedClock
 ) -> None:
-    async with cached_api(pg_url, redis_server, clock) as api:
+    async with cached_api(pg_url, redis_server, clock, near=False) as api:
         _, student, invoice = await _billed_student(api)
         path = f"/api/v1/students/{student['id']}/statement"
         await _get(api, path)
@@ -201,9 +206,11 @@ async def test_statements_survive_a_killed_redis_and_the_cache_returns_after_a_r
 async def test_a_payment_through_one_instance_is_visible_through_another(
     pg_url: str, redis_server: RedisServer, clock: FixedClock
 ) -> None:
+    # Through Redis alone the other instance sees the write on its next read; with the near
+    # cache, within one invalidation lease (test_near_cache.py).
     async with (
-        cached_api(pg_url, redis_server, clock) as first,
-        cached_api(pg_url, redis_server, clock) as second,
+        cached_api(pg_url, redis_server, clock, near=False) as first,
+        cached_api(pg_url, redis_server, clock, near=False) as second,
     ):
         school, student, invoice = await _billed_student(first)
         student_path = f"/api/v1/students/{student['id']}/statement"

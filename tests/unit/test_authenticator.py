@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 
@@ -147,6 +148,88 @@ async def test_the_cache_stays_bounded_under_a_flood_of_made_up_keys() -> None:
     # Real keys still work after the flood.
     assert await authenticator.authenticate(secret) is not None
     assert await authenticator.authenticate(OPERATOR_KEY) == OPERATOR
+
+
+class FakeRevocationFeed:
+    """A feed the test switches between listening sessions and deafness."""
+
+    def __init__(self) -> None:
+        self.current: int | None = 1
+        self.announced: list[UUID] = []
+
+    def session(self) -> int | None:
+        return self.current
+
+    async def announce(self, key_id: UUID) -> None:
+        self.announced.append(key_id)
+
+
+def a_listening_authenticator(
+    reader: FakeApiKeyReader, clock: FakeMonotonic, feed: FakeRevocationFeed
+) -> Authenticator:
+    return Authenticator(
+        OPERATOR_KEY,
+        reader,
+        cache_seconds=CACHE_SECONDS,
+        listening_cache_seconds=60.0,
+        revocations=feed,
+        monotonic=clock,
+    )
+
+
+async def test_while_revocations_are_heard_a_verified_key_is_trusted_for_the_listening_ttl() -> (
+    None
+):
+    secret, record = a_key()
+    reader, clock, feed = FakeApiKeyReader(record), FakeMonotonic(), FakeRevocationFeed()
+    authenticator = a_listening_authenticator(reader, clock, feed)
+    assert await authenticator.authenticate(secret) is not None
+    clock.advance(59)
+    assert await authenticator.authenticate(secret) is not None
+    assert reader.lookups == 1
+
+
+async def test_a_key_cache_that_stopped_hearing_falls_back_to_the_short_ttl() -> None:
+    secret, record = a_key()
+    reader, clock, feed = FakeApiKeyReader(record), FakeMonotonic(), FakeRevocationFeed()
+    authenticator = a_listening_authenticator(reader, clock, feed)
+    await authenticator.authenticate(secret)
+    clock.advance(CACHE_SECONDS + 1)
+    feed.current = None  # deaf now: revocations may be missed
+    await authenticator.authenticate(secret)
+    assert reader.lookups == 2
+    feed.current = 2  # listening again, but what was missed meanwhile is unknown
+    clock.advance(CACHE_SECONDS + 1)
+    await authenticator.authenticate(secret)
+    assert reader.lookups == 3
+
+
+async def test_a_key_revoked_here_is_refused_on_the_next_request_and_announced() -> None:
+    secret, record = a_key()
+    reader, clock, feed = FakeApiKeyReader(record), FakeMonotonic(), FakeRevocationFeed()
+    authenticator = a_listening_authenticator(reader, clock, feed)
+    assert await authenticator.authenticate(secret) is not None
+    reader.keys[record.key_hash].revoke(NOW)
+    await authenticator.revoked(record.id)
+    assert await authenticator.authenticate(secret) is None
+    assert feed.announced == [record.id]
+
+
+async def test_a_revocation_heard_during_a_lookup_keeps_its_answer_out_of_the_cache() -> None:
+    secret, record = a_key()
+    clock, feed = FakeMonotonic(), FakeRevocationFeed()
+
+    class RevokedDuringTheLookup(FakeApiKeyReader):
+        async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+            found = await super().find_by_hash(key_hash)
+            self.keys[record.key_hash].revoke(NOW)
+            authenticator.forget(str(record.id))  # the channel delivered the revocation
+            return found
+
+    reader = RevokedDuringTheLookup(record)
+    authenticator = a_listening_authenticator(reader, clock, feed)
+    assert await authenticator.authenticate(secret) is not None  # read before the revocation
+    assert await authenticator.authenticate(secret) is None
 
 
 # -- API key material ---------------------------------------------------------------------------

@@ -23,7 +23,15 @@ from redis.exceptions import RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
-from school_payments.adapters.cache.entries import decode, encode, entry_prefix, version_key
+from school_payments.adapters.cache.entries import (
+    decode,
+    encode,
+    entry_key,
+    entry_prefix,
+    version_key,
+)
+from school_payments.adapters.cache.invalidation import CHANNEL, InvalidationChannel
+from school_payments.adapters.cache.near_cache import NearCache
 from school_payments.adapters.resilience.circuit_breaker import (
     BreakerState,
     CircuitBreaker,
@@ -53,7 +61,8 @@ end
 local slot = ARGV[2] .. v .. ':' .. ARGV[3]
 return {slot, redis.call('GET', slot)}
 """
-# Moves the version on (creating it as above first when missing).
+# Moves the version on (creating it as above first when missing), and tells every process's
+# near cache in the same step: a version never moves without its invalidation being published.
 _BUMP_VERSION = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local t = redis.call('TIME')
@@ -61,6 +70,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local v = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[2], KEYS[1])
 return v
 """
 
@@ -92,7 +102,13 @@ def redis_client(url: str, *, timeout_seconds: float = 0.25, max_connections: in
 
 
 class RedisStatementCache:
-    """Versioned statement entries in Redis; every failure is a BYPASS and a breaker failure."""
+    """Versioned statement entries in Redis; every failure is a BYPASS and a breaker failure.
+
+    With a near cache and its invalidation channel, a lookup whose owner's version and entry this
+    process already holds is answered without Redis, but only while the channel is live, the
+    breaker closed and no bump of this process is pending; otherwise the near cache is flushed
+    and bypassed.
+    """
 
     def __init__(
         self,
@@ -101,11 +117,19 @@ class RedisStatementCache:
         *,
         ttl_seconds: int,
         monotonic: Callable[[], float] = time.monotonic,
+        near: NearCache | None = None,
+        channel: InvalidationChannel | None = None,
     ) -> None:
         self._redis = client
         self._breaker = breaker
         self._ttl = ttl_seconds
         self._monotonic = monotonic
+        self._near = near if channel is not None else None
+        self._channel = channel
+        if channel is not None and near is not None:
+            channel.on_version(near.drop_version)
+            channel.on_loss(near.flush)
+            channel.on_recovery(self._replay_pending)
         self._lookup_script = client.register_script(_LOOKUP)
         self._bump_version = client.register_script(_BUMP_VERSION)
         # Versions this instance failed to move on (Redis was unreachable after a commit).
@@ -119,11 +143,54 @@ class RedisStatementCache:
     def breaker(self) -> CircuitBreaker:
         return self._breaker
 
+    @property
+    def near(self) -> NearCache | None:
+        return self._near
+
+    def _near_usable(self, near: NearCache) -> bool:
+        assert self._channel is not None
+        if (
+            self._breaker.state is not BreakerState.CLOSED
+            or self._pending
+            or self._monotonic() < self._blind_until
+        ):
+            if not near.is_empty:
+                near.flush()
+            return False
+        # Not live: bypassed, not flushed. A lapse on an open connection loses nothing (what
+        # was published meanwhile arrives before the next pong); a lost connection flushes.
+        return self._channel.live
+
     async def lookup(self, key: StatementKey) -> CacheLookup:
+        near = self._near
+        epoch = None
+        if near is not None and self._near_usable(near):
+            vkey = version_key(key.owner, key.owner_id)
+            version = near.version(vkey)
+            if version is not None:
+                slot = entry_key(key, version)
+                entry = near.entry(slot)
+                if entry is not None:
+                    return CacheLookup(CacheOutcome.HIT, entry, slot)
+            epoch = near.epoch
         if self._monotonic() < self._blind_until:
             return CacheLookup(CacheOutcome.BYPASS)
         result = await self._guarded(lambda: self._lookup(key), "lookup")
-        return result if result is not None else CacheLookup(CacheOutcome.BYPASS)
+        if result is None:
+            return CacheLookup(CacheOutcome.BYPASS)
+        if near is not None and epoch is not None and near.epoch == epoch:
+            self._learn(near, key, result)
+        return result
+
+    def _learn(self, near: NearCache, key: StatementKey, found: CacheLookup) -> None:
+        """Records what Redis answered, unless anything was invalidated while it was asked."""
+        if found.slot is None or not self._near_usable(near):
+            return
+        prefix = entry_prefix(key)
+        version = found.slot[len(prefix) : found.slot.index(":", len(prefix))]
+        near.remember_version(version_key(key.owner, key.owner_id), version)
+        if found.entry is not None:
+            near.remember_entry(found.slot, found.entry)
 
     async def _lookup(self, key: StatementKey) -> CacheLookup:
         if self._pending:
@@ -141,7 +208,17 @@ class RedisStatementCache:
         return CacheLookup(CacheOutcome.HIT, entry, slot)
 
     async def store(self, slot: str, entry: CachedStatement) -> None:
-        await self._guarded(lambda: self._redis.set(slot, encode(entry), ex=self._ttl), "store")
+        stored = await self._guarded(
+            lambda: self._redis.set(slot, encode(entry), ex=self._ttl), "store"
+        )
+        near = self._near
+        if stored and near is not None:
+            # Kept near only if the owner's version this process holds is still the slot's:
+            # an invalidation since the lookup has dropped or replaced it.
+            owner, _, rest = slot.partition(":statement:v")
+            current = near.version(f"{owner}:statement:version") == rest.partition(":")[0]
+            if current and self._near_usable(near):
+                near.remember_entry(slot, entry)
 
     async def invalidate(
         self, *, schools: Iterable[UUID] = (), students: Iterable[UUID] = ()
@@ -150,16 +227,37 @@ class RedisStatementCache:
         keys += [version_key("student", s) for s in students]
         if not keys:
             return
+        self._forget_near(keys)
         done = await self._guarded(lambda: self._bump(keys), "invalidate")
         if done is None:
             self._remember_pending(keys)
+        # Again after the bump: a lookup of this process that read the old version while the
+        # bump was on its way may have recorded it. The writer's next read must see the write.
+        self._forget_near(keys)
+
+    def _forget_near(self, keys: list[str]) -> None:
+        if self._near is not None:
+            for key in keys:
+                self._near.drop_version(key)
 
     async def _bump(self, keys: list[str]) -> bool:
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                await self._bump_version(keys=[key], args=[VERSION_TTL_SECONDS], client=pipe)
+                await self._bump_version(
+                    keys=[key], args=[VERSION_TTL_SECONDS, CHANNEL], client=pipe
+                )
             await pipe.execute()
         return True
+
+    async def _replay_pending(self) -> None:
+        """Redis answers again: move on the versions this process failed to, before anything
+        is trusted near (and so that other processes hear of those writes soon)."""
+        if not self._pending:
+            return
+        try:
+            await self._flush_pending()
+        except _FAILURES as error:
+            self._warn("replay", error)
 
     async def _flush_pending(self) -> None:
         pending = list(self._pending)
@@ -206,4 +304,6 @@ class RedisStatementCache:
         return await self._redis.ping()
 
     async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
         await self._redis.aclose()

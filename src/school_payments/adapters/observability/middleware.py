@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from school_payments.adapters.asgi import header
 from school_payments.adapters.observability import context, metrics
+from school_payments.adapters.observability.logging import request_line
 
 log = logging.getLogger("school_payments.http")
 
@@ -104,4 +105,4 @@ class ObservabilityMiddleware:
             "status": status,
             "latency_ms": round(elapsed * 1000, 3),
         }
-        log.log(level, "request", extra=extra)
+        request_line(log, level, "request", extra)

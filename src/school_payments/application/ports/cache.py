@@ -74,3 +74,15 @@ class StatementCache(Protocol):
     async def health(self) -> CacheHealth: ...
 
     async def close(self) -> None: ...
+
+
+class RevocationFeed(Protocol):
+    """Revocations made by other instances, heard as they happen while the feed is listening."""
+
+    def session(self) -> int | None:
+        """The current unbroken stretch of listening, or None while revocations may be missed."""
+        ...
+
+    async def announce(self, key_id: UUID) -> None:
+        """Tells every other instance that a key was revoked; best effort, never raises."""
+        ...
