@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection, CursorResult, Row, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Executable, Select
+from sqlalchemy.sql.util import find_tables
 
+from school_payments.adapters.persistence.write_batch import BatchCompiler, DeferredWrite
 from school_payments.application.errors import DatabaseUnavailableError, QueryTimeoutError
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 DEFAULT_SQLITE_FILE = "school_payments.db"
 
@@ -114,24 +118,27 @@ def redacted(url: str) -> str:
 
 
 class SqlConnection:
-    """One connection, in its transaction; driver failures surface as DatabaseUnavailableError."""
+    """One connection, in its transaction; driver failures surface as DatabaseUnavailableError.
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    Writes may be deferred (`defer`): on PostgreSQL they are sent together, in one statement,
+    when a query needs them, before any other write, and at `commit` (see `write_batch`). On
+    SQLite a deferred write runs at once.
+    """
+
+    def __init__(self, connection: AsyncConnection, batches: BatchCompiler | None = None) -> None:
         self.connection = connection
         self.dialect = connection.dialect.name
+        self._batches = batches
+        self._pending: list[DeferredWrite] = []
 
     async def execute(
         self,
         statement: Executable,
         parameters: dict[str, Any] | list[dict[str, Any]] | None = None,
     ) -> CursorResult[Any]:
-        try:
-            return await self.connection.execute(statement, parameters)
-        except Exception as error:
-            found = translated(error)
-            if found is not None:
-                raise found from error
-            raise
+        if self._pending and self._needs_pending(statement):
+            await self.flush()
+        return await self._run(self.connection.execute(statement, parameters))
 
     async def rows(
         self, statement: Executable, parameters: dict[str, Any] | None = None
@@ -143,6 +150,53 @@ class SqlConnection:
 
     async def scalar(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Any:
         return (await self.execute(statement, parameters)).scalar()
+
+    async def defer(self, write: DeferredWrite) -> None:
+        """Makes `write` before the next query that could see it, or at commit."""
+        if self._batches is None:
+            result = await self.execute(write.template, write.params)
+            write.check(result.rowcount)
+            return
+        if any(pending.row == write.row for pending in self._pending):
+            await self.flush()
+        self._pending.append(write)
+
+    async def flush(self) -> None:
+        """Sends the deferred writes, in one statement, and holds each to its expected count."""
+        writes, self._pending = self._pending, []
+        if not writes:
+            return
+        if len(writes) == 1 or self._batches is None:
+            for write in writes:
+                write.check((await self.execute(write.template, write.params)).rowcount)
+            return
+        sql, arguments = self._batches.statement(writes)
+        result = await self._run(self.connection.exec_driver_sql(sql, tuple(arguments)))
+        for write, touched in zip(writes, result.one(), strict=True):
+            write.check(int(touched))
+
+    async def commit(self) -> None:
+        """Sends what is deferred, then commits (both raise as `execute` does)."""
+        await self.flush()
+        await self.connection.commit()
+
+    def _needs_pending(self, statement: Executable) -> bool:
+        """Whether `statement` must run after the deferred writes: any other write (their order
+        is kept), and any query of a table they write."""
+        if not isinstance(statement, Select):
+            return True
+        written = {write.table for write in self._pending}
+        return any(table.name in written for table in find_tables(statement, check_columns=True))
+
+    @staticmethod
+    async def _run(pending: Awaitable[_T]) -> _T:
+        try:
+            return await pending
+        except Exception as error:
+            found = translated(error)
+            if found is not None:
+                raise found from error
+            raise
 
 
 @asynccontextmanager
@@ -170,6 +224,7 @@ class Database:
             self._write_engine = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE")
             self._read_engine = _sqlite_engine(self.url, begin="BEGIN")
             self._probe_engine = self._read_engine
+            self._batches: BatchCompiler | None = None
         else:
             engine = _postgres_engine(self.url, settings)
             self._write_engine = self._read_engine = engine
@@ -178,6 +233,7 @@ class Database:
             self._probe_engine = _postgres_engine(
                 self.url, settings, pool_size=1, max_overflow=2, pool_timeout=1.0
             )
+            self._batches = BatchCompiler(engine.dialect)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -185,10 +241,10 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlConnection]:
-        """A read-write transaction; the caller commits through `SqlConnection.connection`."""
+        """A read-write transaction; the caller commits with `SqlConnection.commit()`."""
         async with _translated(), self._write_engine.connect() as connection:
             await connection.begin()
-            yield SqlConnection(connection)
+            yield SqlConnection(connection, self._batches)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[SqlConnection]:

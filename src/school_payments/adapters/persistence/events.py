@@ -18,11 +18,14 @@ from school_payments.adapters.persistence.jobs import enqueue_deliveries, fan_ou
 from school_payments.adapters.persistence.mapping import page_of, page_query, row_in_scope, scoped
 from school_payments.adapters.persistence.tables import events
 from school_payments.adapters.persistence.value_codec import decode_value, encode_value
+from school_payments.adapters.persistence.write_batch import DeferredWrite
 from school_payments.application.caller import Scope
 from school_payments.application.events import Event, EventFilter, EventType
 from school_payments.application.pagination import Page, PageRequest
 from school_payments.application.ports.clock import Clock
 from school_payments.domain.ids import new_id
+
+_INSERT_EVENT = insert(events)
 
 
 def event_from(row: Any) -> Event:
@@ -55,16 +58,15 @@ class SqlEventRecorder:
             request_id=request_id.get(),
         )
         # Encoded now: the subject may be changed by the command after this call.
-        await self._sql.execute(
-            insert(events).values(
-                id=event.id,
-                school_id=school_id,
-                type=event_type.value,
-                created_at=event.created_at,
-                request_id=event.request_id,
-                subject=encode_value(subject),
-            )
-        )
+        values = {
+            "id": event.id,
+            "school_id": school_id,
+            "type": event_type.value,
+            "created_at": event.created_at,
+            "request_id": event.request_id,
+            "subject": encode_value(subject),
+        }
+        await self._sql.defer(DeferredWrite(_INSERT_EVENT, values, ("events", event.id)))
         await self._queue(event.id, school_id, event_type, event.created_at)
 
     async def _queue(

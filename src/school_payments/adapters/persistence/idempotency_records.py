@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.tables import idempotency_keys as keys
 from school_payments.adapters.persistence.value_codec import decode_outcome, encode_outcome
+from school_payments.adapters.persistence.write_batch import DeferredWrite
 from school_payments.application.errors import IdempotencyClaimLostError
 from school_payments.application.ports.clock import Clock
 from school_payments.application.ports.idempotency_store import (
@@ -44,6 +45,15 @@ def _mine(claim: IdempotencyClaim) -> Any:
         & (keys.c.lock_token == claim.token)
         & keys.c.completed_at.is_(None)
     )
+
+
+_COMPLETE_MINE = update(keys).where(
+    keys.c.scope == bindparam("b_scope"),
+    keys.c.key == bindparam("b_key"),
+    keys.c.lock_token == bindparam("b_token"),
+    keys.c.completed_at.is_(None),
+)
+"""`_mine` with bound parameters, for the completion sent with the command's own writes."""
 
 
 class SqlIdempotencyStore:
@@ -76,7 +86,7 @@ class SqlIdempotencyStore:
         try:
             async with self._database.transaction() as sql:
                 await sql.execute(insert(keys).values(fresh))
-                await sql.connection.commit()
+                await sql.commit()
             return claimed
         except IntegrityError:
             pass  # the key is known: decide from the existing record
@@ -96,7 +106,7 @@ class SqlIdempotencyStore:
                 return InProgress()
             else:  # the first request died without finishing: this one acts instead
                 await self._take_over(sql, scope, key, fresh | {"created_at": row.created_at})
-            await sql.connection.commit()
+            await sql.commit()
         return claimed
 
     @staticmethod
@@ -110,19 +120,19 @@ class SqlIdempotencyStore:
     async def release(self, claim: IdempotencyClaim) -> None:
         async with self._database.transaction() as sql:
             await sql.execute(delete(keys).where(_mine(claim)))
-            await sql.connection.commit()
+            await sql.commit()
 
     async def record(self, claim: IdempotencyClaim, outcome: Refused) -> None:
         async with self._database.transaction() as sql:
             await sql.execute(
                 update(keys).where(_mine(claim)).values(_completion(outcome, self._clock.now()))
             )
-            await sql.connection.commit()
+            await sql.commit()
 
     async def purge_expired(self, now: datetime, retention: timedelta) -> int:
         async with self._database.transaction() as sql:
             result = await sql.execute(delete(keys).where(keys.c.created_at <= now - retention))
-            await sql.connection.commit()
+            await sql.commit()
         return int(result.rowcount)
 
 
@@ -134,8 +144,16 @@ class SqlIdempotencyRecorder:
         self._clock = clock
 
     async def complete(self, claim: IdempotencyClaim, outcome: Created[object]) -> None:
-        result = await self._sql.execute(
-            update(keys).where(_mine(claim)).values(_completion(outcome, self._clock.now()))
+        values = _completion(outcome, self._clock.now()) | {
+            "b_scope": claim.scope,
+            "b_key": claim.key,
+            "b_token": claim.token,
+        }
+        await self._sql.defer(
+            DeferredWrite(
+                _COMPLETE_MINE,
+                values,
+                ("idempotency_keys", (claim.scope, claim.key)),
+                IdempotencyClaimLostError,
+            )
         )
-        if result.rowcount != 1:
-            raise IdempotencyClaimLostError()

@@ -79,6 +79,7 @@ async def enqueue_deliveries(sql: SqlConnection, delivery_ids: Sequence[UUID]) -
     """
     if not delivery_ids or sql.dialect != "postgresql":
         return
+    await sql.flush()  # pgqueuer writes on the driver's connection, after what went before
     raw = await sql.connection.get_raw_connection()
     queries = Queries.from_asyncpg_connection(raw.driver_connection)
     count = len(delivery_ids)

@@ -25,9 +25,11 @@ from uuid import UUID
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import Update
 
 from school_payments.adapters.persistence.database import SqlConnection
 from school_payments.adapters.persistence.tables import invoices, student_balances
+from school_payments.adapters.persistence.write_batch import DeferredWrite
 from school_payments.domain.entities import Invoice, InvoiceStatus
 
 PAID, CANCELLED = InvoiceStatus.PAID.value, InvoiceStatus.CANCELLED.value
@@ -130,11 +132,16 @@ class StudentBalanceProjection:
         row = {"b_student": invoice.student_id, "b_currency": invoice.currency.code}
         after = Figures.of(invoice)
         if before.status is InvoiceStatus.PAID and after != before:
-            await self._sql.execute(_SETTLED, {**row, **self._sums(before, -1)})
+            await self._move(_SETTLED, {**self._sums(before, -1), **row})
         if after.status is InvoiceStatus.PAID and after != before:
-            await self._sql.execute(_SETTLED, {**row, **self._sums(after, +1)})
+            await self._move(_SETTLED, {**self._sums(after, +1), **row})
         if before.status is not InvoiceStatus.CANCELLED and after.status is InvoiceStatus.CANCELLED:
-            await self._sql.execute(_CANCELLED, row)
+            await self._move(_CANCELLED, row)
+
+    async def _move(self, change: Update, values: dict[str, Any]) -> None:
+        """One change of a student's row, sent with the invoice's own writes."""
+        key = (values["b_student"], values["b_currency"])
+        await self._sql.defer(DeferredWrite(change, values, ("student_balances", key)))
 
     @staticmethod
     def _sums(figures: Figures, sign: int) -> dict[str, int]:

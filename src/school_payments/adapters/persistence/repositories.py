@@ -1,7 +1,8 @@
 """Write-side repositories over one transaction, each limited to its unit of work's scope.
 
 Statements are built once with bound parameters and reused: building SQLAlchemy expressions per
-request cost more CPU than PostgreSQL spent running them.
+request cost more CPU than PostgreSQL spent running them. The money records and the figures they
+move are deferred writes: a command's writes reach PostgreSQL together (`write_batch`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from uuid import UUID
 from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import Table
+from sqlalchemy.sql.dml import Insert
 
 from school_payments.adapters.persistence.concepts import is_open
 from school_payments.adapters.persistence.database import SqlConnection
@@ -35,6 +38,7 @@ from school_payments.adapters.persistence.tables import (
     schools,
     students,
 )
+from school_payments.adapters.persistence.write_batch import DeferredWrite
 from school_payments.application.api_keys import ApiKey
 from school_payments.application.caller import Scope
 from school_payments.domain.credit import CreditAccount, CreditEntry, CreditPayout, Receipt
@@ -93,6 +97,25 @@ _GUARDED_INVOICE_UPDATE = update(invoices).where(
 _REFUNDED = update(payments).where(
     payments.c.id == bindparam("b_id"), payments.c.amount_refunded == bindparam("b_before")
 )
+
+
+_INSERT: dict[Table, Insert] = {
+    table: insert(table)
+    for table in (
+        invoices,
+        payments,
+        refunds,
+        credit_notes,
+        credit_entries,
+        receipts,
+        credit_payouts,
+    )
+}
+
+
+async def _insert(sql: SqlConnection, table: Table, values: dict[str, Any]) -> None:
+    """Adds a new record with the transaction's other deferred writes."""
+    await sql.defer(DeferredWrite(_INSERT[table], values, (table.name, values["id"])))
 
 
 def _is_duplicate_external_id(error: IntegrityError) -> bool:
@@ -189,7 +212,7 @@ class SqlInvoiceRepository:
 
     async def add(self, invoice: Invoice) -> None:
         await self._balances.invoice_issued(invoice)
-        await self._sql.execute(insert(invoices), record_values(invoices, invoice))
+        await _insert(self._sql, invoices, record_values(invoices, invoice))
         self._loaded[invoice.id] = Figures.of(invoice)
 
     async def get(
@@ -253,25 +276,27 @@ class SqlInvoiceRepository:
         await self._balances.invoice_changed(invoice, before)
 
     async def add_payment(self, invoice: Invoice, payment: Payment) -> None:
-        await self._sql.execute(insert(payments), record_values(payments, payment))
+        await _insert(self._sql, payments, record_values(payments, payment))
         await self._save_figures(invoice)
 
     async def add_refund(self, invoice: Invoice, refund: Refund, payment: Payment) -> None:
-        await self._sql.execute(insert(refunds), record_values(refunds, refund))
-        result = await self._sql.execute(
-            _REFUNDED,
-            {
-                "b_id": payment.id,
-                "b_before": payment.refunded.amount - refund.amount.amount,
-                "amount_refunded": payment.refunded.amount,
-            },
+        await _insert(self._sql, refunds, record_values(refunds, refund))
+        await self._sql.defer(
+            DeferredWrite(
+                _REFUNDED,
+                {
+                    "amount_refunded": payment.refunded.amount,
+                    "b_id": payment.id,
+                    "b_before": payment.refunded.amount - refund.amount.amount,
+                },
+                ("payments", payment.id),
+                lambda: LostUpdateError(f"payment {payment.id} changed under its invoice's lock"),
+            )
         )
-        if result.rowcount != 1:
-            raise LostUpdateError(f"payment {payment.id} changed while its invoice was locked")
         await self._save_figures(invoice)
 
     async def add_credit_note(self, invoice: Invoice, note: CreditNote) -> None:
-        await self._sql.execute(insert(credit_notes), record_values(credit_notes, note))
+        await _insert(self._sql, credit_notes, record_values(credit_notes, note))
         await self._save_figures(invoice)
 
     async def _save_figures(self, invoice: Invoice) -> None:
@@ -288,18 +313,20 @@ class SqlInvoiceRepository:
 
     async def _guarded_update(self, invoice: Invoice, **values: Any) -> None:
         before = self._loaded[invoice.id]
-        result = await self._sql.execute(
-            _GUARDED_INVOICE_UPDATE,
-            {
-                "b_id": invoice.id,
-                "b_status": before.status.value,
-                "b_paid": before.paid,
-                "b_credited": before.credited,
-                **values,
-            },
+        await self._sql.defer(
+            DeferredWrite(
+                _GUARDED_INVOICE_UPDATE,
+                {
+                    **values,
+                    "b_id": invoice.id,
+                    "b_status": before.status.value,
+                    "b_paid": before.paid,
+                    "b_credited": before.credited,
+                },
+                ("invoices", invoice.id),
+                lambda: LostUpdateError(f"invoice {invoice.id} changed while locked"),
+            )
         )
-        if result.rowcount != 1:
-            raise LostUpdateError(f"invoice {invoice.id} changed while locked")
         self._loaded[invoice.id] = Figures.of(invoice)
 
 
@@ -354,23 +381,24 @@ class SqlCreditRepository:
         return CreditAccount(student.school_id, student.id, Money(int(balance), currency))
 
     async def save(self, account: CreditAccount, currency: Currency) -> None:
-        await self._sql.execute(
-            _SAVE_BALANCE,
-            {
-                "b_student": account.student_id,
-                "b_currency": currency.code,
-                "balance": account.balance.amount,
-            },
+        await self._sql.defer(
+            DeferredWrite(
+                _SAVE_BALANCE,
+                {
+                    "balance": account.balance.amount,
+                    "b_student": account.student_id,
+                    "b_currency": currency.code,
+                },
+                ("credit_balances", (account.student_id, currency.code)),
+            )
         )
 
     async def add_entry(self, entry: CreditEntry) -> None:
         values = record_values(credit_entries, entry)
-        await self._sql.execute(
-            insert(credit_entries), values | {"direction": entry.direction.value}
-        )
+        await _insert(self._sql, credit_entries, values | {"direction": entry.direction.value})
 
     async def add_receipt(self, receipt: Receipt) -> None:
-        await self._sql.execute(insert(receipts), record_values(receipts, receipt))
+        await _insert(self._sql, receipts, record_values(receipts, receipt))
 
     async def add_payout(self, payout: CreditPayout) -> None:
-        await self._sql.execute(insert(credit_payouts), record_values(credit_payouts, payout))
+        await _insert(self._sql, credit_payouts, record_values(credit_payouts, payout))

@@ -439,7 +439,7 @@ async def seed(
         school = generator.school(number)
         async with database.transaction() as sql:
             await _write(sql, schools, [school])
-            await sql.connection.commit()
+            await sql.commit()
         report.school_ids.append(school["id"])
         for first in _batches(plan.students_per_school):
             count = min(BATCH_STUDENTS, plan.students_per_school - first)
@@ -448,7 +448,7 @@ async def seed(
                 for table, rows in batch.tables():
                     await _write(sql, table, rows)
                 await StudentBalanceProjection(sql).fill([s["id"] for s in batch.students])
-                await sql.connection.commit()
+                await sql.commit()
             report.students += len(batch.students)
             report.invoices += len(batch.invoices)
             report.payments += len(batch.payments)

@@ -48,7 +48,7 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         assert self._sql is not None, "commit() outside `async with`"
         try:
-            await self._sql.connection.commit()
+            await self._sql.commit()
         except Exception as error:
             if not is_unavailable(error):
                 raise

@@ -176,12 +176,12 @@ class SqlDeliveryStore:
             endpoint = endpoint_from(endpoint_row)
             if not endpoint.enabled:
                 await sql.execute(update(d).where(d.c.id == delivery_id).values(status=FAILED))
-                await sql.connection.commit()
+                await sql.commit()
                 return None
             await sql.execute(
                 update(d).where(d.c.id == delivery_id).values(leased_until=now + length)
             )
-            await sql.connection.commit()
+            await sql.commit()
         return LeasedDelivery(
             id=row.id,
             event=event_from(event_row),
@@ -241,7 +241,7 @@ class SqlDeliveryStore:
                     ),
                 )
             )
-            await sql.connection.commit()
+            await sql.commit()
 
     async def due(self, now: datetime, limit: int) -> list[UUID]:
         d = webhook_deliveries
