@@ -242,6 +242,16 @@ class Benchmark:
                     _sequential_p50_ms(server.base, f"/api/v1/students/{s}/statement", runs=5)
                     for s in school.students[:40]
                 )
+                self.report["student_statement_raw_sql_beside_http"] = {
+                    "client_p50_ms": statistics.median(
+                        asyncio.run(
+                            sql.time_sql(
+                                url, asyncio.run(sql.student_statement_sql(url, s)), runs=5
+                            )
+                        )["client_p50_ms"]
+                        for s in school.students[:40]
+                    )
+                }
             self.report.setdefault("peak_rss_mb", {})[f"{workers} workers, cache off"] = (
                 server.peak_rss_mb()
             )
@@ -295,6 +305,18 @@ class Benchmark:
                 ],
                 scenarios.student_statements(200 if cached else 2_000),
             )
+
+    def two_instances(self, url: str, school: data.School) -> None:
+        """Two 1-worker instances on one Redis: a write's staleness on the other instance, and
+        how soon a revoked key is refused by the revoker and by the other."""
+        from benchmarks import nearcache  # it builds on this module
+
+        env = self._env(url, redis=True)
+        with Server(env, workers=1) as first, Server(env, workers=1) as second:
+            self.report["staleness"] = nearcache.staleness(first, second, school, writes=300)
+            self.report["revocation"] = nearcache.revocation(first, second, school, keys=100)
+        print(f"  staleness on the other instance: {self.report['staleness']}", flush=True)
+        print(f"  revocation: {self.report['revocation']}", flush=True)
 
     async def growth(self) -> None:
         """Statement time for schools with 1, 3 and 5 years of history (most old invoices paid)."""
@@ -381,6 +403,61 @@ class Benchmark:
             env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
         return env
 
+    def _one(self, name: str, workers: int = 2) -> dict[str, Any]:
+        """The load run under `name` with `workers` workers ({} if none was)."""
+        return next((x for x in self.loads if x["name"] == name and x["workers"] == workers), {})
+
+    def targets(self) -> dict[str, Any]:
+        """Issue 16's figures, as its table names them: (now, target)."""
+
+        one = self._one
+
+        def mean_rps(prefix: str, workers: int = 2) -> float:
+            found: list[float] = [
+                x["rps"]
+                for x in self.loads
+                if x["name"].startswith(prefix) and x["workers"] == workers
+            ]
+            return sum(found) / max(len(found), 1)
+
+        def ratio(http_ms: float, raw: dict[str, Any]) -> float:
+            return round(http_ms / max(float(raw.get("client_p50_ms", 0)), 0.001), 2)
+
+        payments = one("payments, random invoices, 16 conn.")
+        mix = one("mix 70/20/10, 16 conn.")
+        rss = [max(v) for v in self.report.get("peak_rss_mb", {}).values()]
+        staleness = self.report.get("staleness", {})
+        revocation = self.report.get("revocation", {})
+        return {
+            "[16] cached student statement / /healthz rps (≥ 0.8)": round(
+                mean_rps("student statement, cached (round") / max(mean_rps("healthz"), 1), 3
+            ),
+            "[16] payments/s, 2 workers, 16 conn. (≥ 1,500, p99 ≤ 50 ms)": (
+                payments.get("rps"),
+                payments.get("p99_ms"),
+            ),
+            "[16] mix requests/s, 16 conn. (≥ 1,200, p99 ≤ 100 ms)": (
+                mix.get("rps"),
+                mix.get("p99_ms"),
+            ),
+            "[16] uncached school statement p50 / its raw SQL (≤ 1.2)": ratio(
+                self.report.get("school_statement_http_sequential_p50_ms", 0),
+                self.report.get("school_statement_raw_sql_beside_http", {}),
+            ),
+            "[16] uncached student statement p50 / its raw SQL, one client (≤ 2)": ratio(
+                self.report.get("student_statement_http_sequential_p50_ms", 0),
+                self.report.get("student_statement_raw_sql_beside_http", {}),
+            ),
+            "[16] peak RSS per worker, MB (≤ 100)": max(rss, default=0),
+            "[16] revocation: refused by the revoker next / another instance p99 ms (≤ 10)": (
+                revocation.get("refused_by_the_revoker_on_its_next_request"),
+                revocation.get("another_instance_delay", {}).get("p99_ms"),
+            ),
+            "[16] staleness on another instance after a write, p99 ms (≤ 10)": staleness.get(
+                "p99_ms"
+            ),
+        }
+
     def summary(self) -> dict[str, Any]:
         def best(name: str, workers: int = 2) -> float:
             return max(
@@ -392,10 +469,7 @@ class Benchmark:
                 default=0.0,
             )
 
-        def one(name: str, workers: int = 2) -> dict[str, Any]:
-            return next(
-                (x for x in self.loads if x["name"] == name and x["workers"] == workers), {}
-            )
+        one = self._one
 
         def cost(on: str, off: str) -> float:
             def mean(name: str) -> float:
@@ -451,6 +525,7 @@ class Benchmark:
                 (max(v) for v in self.report.get("peak_rss_mb", {}).values()), default=0
             ),
         }
+        checks.update(self.targets())
         growth = self.report.get("growth")
         if growth:
             checks["school statement 5 y ≤ 2× 1 y"] = round(
@@ -504,6 +579,8 @@ def main() -> None:
     bench.observability(url, school)
     print("== authentication on/off", flush=True)
     bench.authentication(url, school)
+    print("== two instances on one Redis: staleness and revocation", flush=True)
+    bench.two_instances(url, school)
     asyncio.run(bench.growth())
     asyncio.run(bench.scale())
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from school_payments.adapters.persistence.statement_figures import day_params, figures_query
+from school_payments.adapters.persistence.statements import student_statement_queries
 from school_payments.adapters.persistence.tables import schools, students
 from school_payments.domain.calendar import today_in
 
@@ -58,6 +59,21 @@ async def school_statement_sql(url: str, school_id: UUID) -> list[str]:
             {**params, "owners": [r["id"] for r in page[:50]]},
         ),
     ]
+
+
+async def student_statement_sql(url: str, student_id: UUID) -> list[str]:
+    """The five statements the service runs for today's statement of one student."""
+    connection = await asyncpg.connect(url)
+    try:
+        timezone = await connection.fetchval(
+            "SELECT s.timezone FROM schools s JOIN students t ON t.school_id = s.id"
+            " WHERE t.id = $1",
+            student_id,
+        )
+    finally:
+        await connection.close()
+    params = {"owner": student_id, **day_params(today_in(timezone, datetime.now(UTC)))}
+    return [_sql(query, params) for query in student_statement_queries()]
 
 
 async def time_sql(url: str, statements: list[str], *, runs: int = 30) -> dict[str, float]:

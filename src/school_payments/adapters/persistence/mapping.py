@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_type_hints
 from uuid import UUID
@@ -43,7 +43,7 @@ def _decoder(hint: Any) -> Callable[[Any, Any], Any] | None:
     kinds = {hint} | set(get_args(hint))
     if Money in kinds:
         return lambda value, row: (
-            None if value is None else Money(int(value), Currency.of(row.currency))
+            None if value is None else Money(int(value), Currency.of(row["currency"]))
         )
     if Currency in kinds:
         return lambda value, _row: None if value is None else Currency.of(value)
@@ -59,21 +59,26 @@ def _columns_of(cls: type[Any]) -> tuple[tuple[str, Callable[[Any, Any], Any] | 
     return tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls) if f.init)
 
 
-_NO_COLUMN = object()
-
-
 def record_from(cls: type[R], row: Row, **given: Any) -> R:
-    """The `cls` record a row holds; attributes with no column (loaded collections) come from
-    `given` or keep their defaults."""
+    """The `cls` record a row (or a mapping of column names) holds; attributes with no column
+    (loaded collections) come from `given` or keep their defaults."""
+    # By the row's mapping: asking a SQLAlchemy Row for an attribute it lacks goes through its
+    # exception path, and statements map hundreds of rows per request.
+    columns: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
     values: dict[str, Any] = {}
     for name, decode in _columns_of(cls):  # type: ignore[arg-type]  # classes are hashable
         if name in given:
             values[name] = given[name]
-            continue
-        value = getattr(row, name, _NO_COLUMN)
-        if value is not _NO_COLUMN:
-            values[name] = value if decode is None else decode(value, row)
+        elif name in columns:
+            value = columns[name]
+            values[name] = value if decode is None else decode(value, columns)
     return cls(**values)
+
+
+def prefixed(row: Row, prefix: str) -> dict[str, Any]:
+    """The columns of a joined row that carry `prefix`, named without it (`payment__id` → `id`)."""
+    cut = len(prefix)
+    return {key[cut:]: value for key, value in row._mapping.items() if key.startswith(prefix)}
 
 
 def _encoded(value: Any) -> Any:
