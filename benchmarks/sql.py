@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from school_payments.adapters.persistence.statement_figures import day_params, figures_query
 from school_payments.adapters.persistence.statements import student_statement_queries
 from school_payments.adapters.persistence.tables import schools, students
+from school_payments.application.pagination import MAX_LINES
 from school_payments.domain.calendar import today_in
 
 # SQLAlchemy's `postgresql.dialect` (psycopg2's) has an unannotated constructor.
@@ -62,7 +63,8 @@ async def school_statement_sql(url: str, school_id: UUID) -> list[str]:
 
 
 async def student_statement_sql(url: str, student_id: UUID) -> list[str]:
-    """The five statements the service runs for today's statement of one student."""
+    """The four statements the service runs for today's statement of one student (JSON, first
+    page of lines)."""
     connection = await asyncpg.connect(url)
     try:
         timezone = await connection.fetchval(
@@ -72,7 +74,8 @@ async def student_statement_sql(url: str, student_id: UUID) -> list[str]:
         )
     finally:
         await connection.close()
-    params = {"owner": student_id, **day_params(today_in(timezone, datetime.now(UTC)))}
+    day = today_in(timezone, datetime.now(UTC))
+    params = {"owner": student_id, "lines_limit": MAX_LINES + 1, **day_params(day)}
     return [_sql(query, params) for query in student_statement_queries()]
 
 

@@ -339,6 +339,35 @@ async def test_student_statement_lines_are_paged_and_totals_cover_every_invoice(
         assert response.status_code == 422, (params, response.text)
 
 
+async def test_a_page_of_lines_ends_on_a_whole_invoice_with_all_its_payments(api: Api) -> None:
+    school = await api.school()
+    student = await api.student(school["id"])
+    issued = []
+    for _ in range(3):
+        invoice = await api.invoice(student["id"], amount=3_000)
+        for _ in range(3):  # three payment rows per invoice in the joined lines
+            await api.payment(invoice["id"], amount=500)
+        issued.append(invoice["id"])
+    path = f"/api/v1/students/{student['id']}/statement"
+
+    exact = (await api.get(path, params={"lines_limit": 3})).json()
+    assert [line["id"] for line in exact["invoices"]] == issued
+    assert exact["invoices_next_cursor"] is None
+    assert all(len(line["payments"]) == 3 for line in exact["invoices"])
+
+    first = (await api.get(path, params={"lines_limit": 2})).json()
+    assert [line["id"] for line in first["invoices"]] == issued[:2]
+    assert all(len(line["payments"]) == 3 for line in first["invoices"])
+    rest = (
+        await api.get(
+            path, params={"lines_limit": 2, "lines_cursor": first["invoices_next_cursor"]}
+        )
+    ).json()
+    assert [line["id"] for line in rest["invoices"]] == issued[2:]
+    assert len(rest["invoices"][0]["payments"]) == 3
+    assert rest["invoices_next_cursor"] is None
+
+
 async def test_the_csv_carries_every_line_whatever_the_page_size(api: Api) -> None:
     school = await api.school()
     student = await api.student(school["id"])
