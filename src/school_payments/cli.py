@@ -201,9 +201,15 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from school_payments import main as composition
+    from school_payments.application.errors import DatabaseUnavailableError
 
     with contextlib.suppress(KeyboardInterrupt):
-        composition.run_worker(settings, metrics_address=(args.metrics_host, args.metrics_port))
+        try:
+            composition.run_worker(settings, metrics_address=(args.metrics_host, args.metrics_port))
+        except (OSError, TimeoutError) as error:
+            # The job engine connects with its own driver: a refused or timed-out connection
+            # at start is the database being unreachable, said in one line (explain_failure).
+            raise DatabaseUnavailableError() from error
     return 0
 
 

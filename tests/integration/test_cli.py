@@ -94,7 +94,7 @@ def test_against_an_unmigrated_database_the_command_fails_in_one_line(
     assert "Traceback" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("command", ["seed", "reconcile"])
+@pytest.mark.parametrize("command", ["seed", "reconcile", "worker"])
 def test_against_an_unreachable_database_the_command_fails_in_one_line(command: str) -> None:
     result = _run(command, env={"DATABASE_URL": UNREACHABLE})
     assert result.returncode != 0
