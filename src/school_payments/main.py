@@ -12,9 +12,8 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from fastapi import FastAPI
 from tqdm import tqdm
 
@@ -65,14 +64,7 @@ from school_payments.adapters.resilience.circuit_breaker import BreakerState, Ci
 from school_payments.adapters.resilience.tenant_limiter import InProcessTenantLimiter
 from school_payments.adapters.web.app import create_api
 from school_payments.adapters.web.services import ApiServices, CommandHandlers, QueryHandlers
-from school_payments.adapters.webhooks.sender import HttpWebhookSender
 from school_payments.adapters.webhooks.url_guard import PublicUrlGuard
-from school_payments.adapters.webhooks.worker import (
-    InProcessWorker,
-    Periodic,
-    PgQueuerWorker,
-    measure_backlog,
-)
 from school_payments.application.authentication import (
     Authenticator,
     RevokeApiKeyEverywhereHandler,
@@ -129,6 +121,11 @@ from school_payments.application.queries.webhooks import WebhookQueries
 from school_payments.application.reminders import EmitTimeBasedEvents
 from school_payments.application.webhook_delivery import DeliverWebhook
 from school_payments.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from school_payments.adapters.webhooks.worker import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +324,13 @@ class WebhookWorkerParts:
 def webhook_worker_parts(
     settings: Settings, database: Database, clock: Clock
 ) -> WebhookWorkerParts:
+    # Imported here: the HTTP client and the job engine (~30 MB) are loaded by the processes
+    # that deliver webhooks, not by every API worker.
+    import httpx
+
+    from school_payments.adapters.webhooks.sender import HttpWebhookSender
+    from school_payments.adapters.webhooks.worker import measure_backlog
+
     guard = PublicUrlGuard(allow_private=settings.webhook_allow_private_urls)
     client = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
@@ -369,6 +373,8 @@ def run_worker(
     """`school-payments worker`: pgqueuer jobs on PostgreSQL; on SQLite, the polling worker.
     Its metrics (attempts by outcome, age of the oldest undelivered event) are served on
     `metrics_address` (port 0: not served)."""
+    from school_payments.adapters.webhooks.worker import InProcessWorker, PgQueuerWorker
+
     clock = clock or SystemClock()
     _warn_if_private_urls_allowed(settings)
     host, port = metrics_address
@@ -450,6 +456,8 @@ def build_app(
     worker_parts: list[WebhookWorkerParts] = []
     if embedded_worker:
         # The embedded default has no worker service: `serve` delivers webhooks itself.
+        from school_payments.adapters.webhooks.worker import InProcessWorker
+
         parts = webhook_worker_parts(settings, assembly.database, clock or SystemClock())
         worker_parts.append(parts)
         in_process = InProcessWorker(

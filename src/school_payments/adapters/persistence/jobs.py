@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pgqueuer import Queries
 from sqlalchemy import insert, or_, select
 
 from school_payments.adapters.persistence.database import SqlConnection
@@ -80,6 +79,8 @@ async def enqueue_deliveries(sql: SqlConnection, delivery_ids: Sequence[UUID]) -
     if not delivery_ids or sql.dialect != "postgresql":
         return
     await sql.flush()  # pgqueuer writes on the driver's connection, after what went before
+    from pgqueuer import Queries  # on the first delivery: most API workers never queue one
+
     raw = await sql.connection.get_raw_connection()
     queries = Queries.from_asyncpg_connection(raw.driver_connection)
     count = len(delivery_ids)

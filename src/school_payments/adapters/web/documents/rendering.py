@@ -19,8 +19,6 @@ from typing import Literal
 from starlette.concurrency import run_in_threadpool
 
 from school_payments.adapters.web.documents.csv_document import school_csv, student_csv
-from school_payments.adapters.web.documents.pdf import school_statement_pdf, student_pdf
-from school_payments.adapters.web.documents.pdf_fonts import main_coverage
 from school_payments.adapters.web.documents.reading import school_document, student_document
 
 Owner = Literal["student", "school"]
@@ -36,18 +34,27 @@ class Rendered:
 
 def render(owner: Owner, body: bytes, kind: Format) -> Rendered:
     """The statement `body` (its JSON) drawn as `kind`; a pure function of its arguments, run in
-    a worker process (plain names cross the process boundary, not objects compared by identity)."""
+    a worker process (plain names cross the process boundary, not objects compared by identity).
+
+    The PDF library (fpdf2 with fontTools and Pillow, ~40 MB) is imported on the first PDF: by
+    default only the render pool's processes draw PDFs, and the serving processes never load it.
+    """
+    draw_student, draw_school = student_csv, school_csv
+    if kind == "pdf":
+        from school_payments.adapters.web.documents.pdf import school_statement_pdf, student_pdf
+
+        draw_student, draw_school = student_pdf, school_statement_pdf
     if owner == "student":
         student = student_document(body)
-        drawn = student_pdf(student) if kind == "pdf" else student_csv(student)
-        return Rendered(drawn, student.as_of.isoformat())
+        return Rendered(draw_student(student), student.as_of.isoformat())
     school = school_document(body)
-    drawn = school_statement_pdf(school) if kind == "pdf" else school_csv(school)
-    return Rendered(drawn, school.as_of.isoformat(), school.students.next_cursor)
+    return Rendered(draw_school(school), school.as_of.isoformat(), school.students.next_cursor)
 
 
 def _warm() -> None:
-    # The main font's coverage once per worker, not in the first request's time.
+    # The PDF library and the main font's coverage once per worker, not in the first request's.
+    from school_payments.adapters.web.documents.pdf_fonts import main_coverage
+
     main_coverage()
 
 
