@@ -131,13 +131,18 @@ log = logging.getLogger(__name__)
 
 
 def database_for(settings: Settings) -> Database:
-    return Database(
+    database = Database(
         DatabaseSettings(
             url=settings.database_url,
             pool_size=settings.database_pool_size,
             statement_timeout_ms=settings.database_statement_timeout_ms,
+            replica_urls=settings.database_replica_urls,
         )
     )
+    if database.replicas is not None:
+        database.replicas.observe_read = metrics.database_read
+        database.replicas.observe_state = metrics.replica_usable
+    return database
 
 
 def _breaker_changed(old: BreakerState, new: BreakerState) -> None:

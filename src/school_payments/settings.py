@@ -40,6 +40,24 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _replica_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    urls = tuple(
+        url.strip() for url in env.get("DATABASE_REPLICA_URLS", "").split(",") if url.strip()
+    )
+    if urls and not env.get("DATABASE_URL", "").startswith(("postgresql", "postgres")):
+        raise ConfigurationError(
+            "DATABASE_REPLICA_URLS needs DATABASE_URL to name the PostgreSQL primary they"
+            " replicate; unset DATABASE_REPLICA_URLS on the embedded default"
+        )
+    bad = [url for url in urls if not url.startswith(("postgresql", "postgres"))]
+    if bad:
+        raise ConfigurationError(
+            "DATABASE_REPLICA_URLS must list postgresql:// URLs separated by commas,"
+            f" got {len(bad)} that are not"
+        )
+    return urls
+
+
 def _bool(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -47,6 +65,8 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    database_replica_urls: tuple[str, ...] = ()
+    """Streaming replicas of DATABASE_URL that serve reads when fresh enough (ADR 0020)."""
     redis_url: str | None = None
     statement_cache_ttl_seconds: int = 60
     admin_api_key: str | None = field(default=None, repr=False)
@@ -95,6 +115,7 @@ class Settings:
             )
         return cls(
             database_url=env.get("DATABASE_URL") or None,
+            database_replica_urls=_replica_urls(env),
             redis_url=env.get("REDIS_URL") or None,
             statement_cache_ttl_seconds=_int(env, "STATEMENT_CACHE_TTL_SECONDS", 60),
             admin_api_key=env.get("ADMIN_API_KEY") or None,

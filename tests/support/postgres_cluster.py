@@ -95,6 +95,32 @@ class PostgresCluster:
         )
         self._initialized = True
 
+    @classmethod
+    def replica_of(cls, primary: PostgresCluster) -> PostgresCluster:
+        """A streaming replica of the running `primary` (`pg_basebackup -R`), not started yet."""
+        replica = cls()
+        replica._run(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(replica.data),
+            "--write-recovery-conf",
+            "--wal-method=stream",
+            "--checkpoint=fast",  # else it waits for the primary's next scheduled checkpoint
+            "--no-sync",
+        )
+        replica._initialized = True
+        return replica
+
+    def promote(self) -> None:
+        """Makes a replica a primary of its own (`pg_ctl promote`)."""
+        self._run("pg_ctl", "promote", "-D", str(self.data), "-w")
+
     def start(self) -> None:
         if not self._initialized:
             self._initdb()

@@ -165,3 +165,32 @@ def test_the_readme_and_env_example_state_the_real_default(name: str) -> None:
     assert name in example, f".env.example does not name {name}"
     assert float(readme[name]) == real, f"README says {name}={readme[name]}, the code {real}"
     assert float(example[name]) == real, f".env.example: {name}={example[name]}, the code {real}"
+
+
+def test_replicas_are_a_comma_separated_list_beside_a_postgresql_primary() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u@primary/db",
+            "DATABASE_REPLICA_URLS": "postgresql://u@r1/db, postgresql://u@r2/db,",
+        }
+    )
+    assert settings.database_replica_urls == ("postgresql://u@r1/db", "postgresql://u@r2/db")
+    assert Settings.from_env({}).database_replica_urls == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"DATABASE_REPLICA_URLS": "postgresql://u@r1/db"}, "needs DATABASE_URL"),
+        (
+            {"DATABASE_URL": "postgresql://u@p/db", "DATABASE_REPLICA_URLS": "mysql://r/db"},
+            "postgresql:// URLs",
+        ),
+    ],
+)
+def test_replicas_without_a_postgresql_primary_or_not_postgresql_are_refused(
+    env: dict[str, str], says: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="DATABASE_REPLICA_URLS") as raised:
+        Settings.from_env(env)
+    assert says in str(raised.value)

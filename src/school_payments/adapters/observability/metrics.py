@@ -48,6 +48,19 @@ WEBHOOK_OLDEST_UNDELIVERED = Gauge(
     multiprocess_mode="max",
 )
 
+DATABASE_READS = Counter(
+    "database_reads_total",
+    "Snapshot reads by who served them (replica, primary) and why (fresh, no_replica, behind,"
+    " lagging, down, promoted)",
+    ["served_by", "reason"],
+)
+REPLICA_USABLE = Gauge(
+    "database_replica_usable",
+    "1 while a replica serves reads, 0 while it is left out",
+    ["replica"],
+    multiprocess_mode="liveall",
+)
+
 _request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
@@ -69,6 +82,14 @@ _BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerSta
 
 def breaker_changed(_old: BreakerState, new: BreakerState) -> None:
     BREAKER_STATE.labels("redis").set(_BREAKER_VALUES[new])
+
+
+def database_read(served_by: str, reason: str) -> None:
+    DATABASE_READS.labels(served_by, reason).inc()
+
+
+def replica_usable(replica: str, usable: bool) -> None:
+    REPLICA_USABLE.labels(replica).set(1 if usable else 0)
 
 
 def webhook_attempted(outcome: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -24,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable, Select
 from sqlalchemy.sql.util import find_tables
 
+from school_payments.adapters.persistence.replicas import Replica, ReplicaSet
 from school_payments.adapters.persistence.write_batch import BatchCompiler, DeferredWrite
 from school_payments.application.errors import DatabaseUnavailableError, QueryTimeoutError
 
@@ -95,6 +96,8 @@ class DatabaseSettings:
     pool_timeout_seconds: float = 5.0
     connect_timeout_seconds: float = 1.0
     statement_timeout_ms: int = 5_000
+    replica_urls: tuple[str, ...] = ()
+    """Streaming replicas of `url` that serve reads (ADR 0020)."""
 
 
 def normalize_url(url: str | None) -> str:
@@ -220,6 +223,8 @@ class Database:
         self.dialect: Literal["postgresql", "sqlite"] = (
             "sqlite" if self.url.startswith("sqlite") else "postgresql"
         )
+        self.replicas: ReplicaSet | None = None
+        """Streaming replicas that serve snapshots when fresh enough (PostgreSQL only)."""
         if self.dialect == "sqlite":
             self._write_engine = _sqlite_engine(self.url, begin="BEGIN IMMEDIATE")
             self._read_engine = _sqlite_engine(self.url, begin="BEGIN")
@@ -234,6 +239,13 @@ class Database:
                 self.url, settings, pool_size=1, max_overflow=2, pool_timeout=1.0
             )
             self._batches = BatchCompiler(engine.dialect)
+            if settings.replica_urls:
+                self.replicas = ReplicaSet(
+                    [
+                        Replica.named(url, _postgres_engine(normalize_url(url), settings))
+                        for url in settings.replica_urls
+                    ]
+                )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -248,8 +260,14 @@ class Database:
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[SqlConnection]:
-        """A read-only transaction whose queries all see the same committed state."""
-        async with _translated(), self._read_engine.connect() as opened:
+        """A read-only transaction whose queries all see the same committed state: on a replica
+        that has replayed every write acknowledged before it began, else on the primary."""
+        async with _translated(), AsyncExitStack() as stack:
+            opened = None
+            if self.replicas is not None:
+                opened = await self.replicas.fresh_connection(stack, self._primary_position)
+            if opened is None:
+                opened = await stack.enter_async_context(self._read_engine.connect())
             connection = opened
             if self.dialect == "postgresql":
                 connection = await opened.execution_options(
@@ -257,6 +275,15 @@ class Database:
                 )
             await connection.begin()
             yield SqlConnection(connection)
+
+    async def _primary_position(self) -> str:
+        """The primary's WAL position now (`pg_current_wal_lsn()`), outside any transaction."""
+        async with self._write_engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            found = await raw.driver_connection.fetchval(  # type: ignore[union-attr]
+                "SELECT pg_current_wal_lsn()::text"
+            )
+            return str(found)
 
     async def ping(self) -> bool:
         """Whether the database answers, asked outside the pool that serves requests."""
@@ -279,7 +306,8 @@ class Database:
             return None if found is None else str(found)
 
     async def dispose(self) -> None:
-        for engine in {self._write_engine, self._read_engine, self._probe_engine}:
+        replicas = [r.engine for r in self.replicas.replicas] if self.replicas else []
+        for engine in {self._write_engine, self._read_engine, self._probe_engine, *replicas}:
             await engine.dispose()
 
 
