@@ -63,8 +63,8 @@ async def school_statement_sql(url: str, school_id: UUID) -> list[str]:
 
 
 async def student_statement_sql(url: str, student_id: UUID) -> list[str]:
-    """The four statements the service runs for today's statement of one student (JSON, first
-    page of lines)."""
+    """The statements the service runs for today's statement of one student (JSON, first page
+    of lines): three, and one each for refunds and credit notes when its invoices have any."""
     connection = await asyncpg.connect(url)
     try:
         timezone = await connection.fetchval(
@@ -72,11 +72,17 @@ async def student_statement_sql(url: str, student_id: UUID) -> list[str]:
             " WHERE t.id = $1",
             student_id,
         )
+        refunded, credited = await connection.fetchrow(
+            "SELECT bool_or(amount_refunded > 0), bool_or(amount_credited > 0) FROM invoices"
+            " WHERE student_id = $1",
+            student_id,
+        )
     finally:
         await connection.close()
     day = today_in(timezone, datetime.now(UTC))
     params = {"owner": student_id, "lines_limit": MAX_LINES + 1, **day_params(day)}
-    return [_sql(query, params) for query in student_statement_queries()]
+    queries = student_statement_queries(refunded=bool(refunded), credited=bool(credited))
+    return [_sql(query, params) for query in queries]
 
 
 async def time_sql(url: str, statements: list[str], *, runs: int = 30) -> dict[str, float]:
