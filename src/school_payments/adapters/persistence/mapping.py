@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar, get_args, get_type_hints
 from uuid import UUID
@@ -38,47 +38,62 @@ def scoped(statement: Select[Any], school_column: ColumnElement[Any], scope: Sco
 # an integer column beside the row's `currency`, a currency is its code, an enum its value.
 
 
-def _decoder(hint: Any) -> Callable[[Any, Any], Any] | None:
+Decode = Callable[[Any, Any], Any]
+"""(column value, the row's currency code) → attribute value."""
+
+
+def _decoder(hint: Any) -> Decode | None:
     """How a column becomes the attribute of type `hint` (None: as it is)."""
     kinds = {hint} | set(get_args(hint))
     if Money in kinds:
-        return lambda value, row: (
-            None if value is None else Money(int(value), Currency.of(row["currency"]))
+        return lambda value, currency: (
+            None if value is None else Money(int(value), Currency.of(currency))
         )
     if Currency in kinds:
-        return lambda value, _row: None if value is None else Currency.of(value)
+        return lambda value, _currency: None if value is None else Currency.of(value)
     enum = next((k for k in kinds if isinstance(k, type) and issubclass(k, Enum)), None)
     if enum is not None:
-        return lambda value, _row: enum(value)
+        return lambda value, _currency: enum(value)
     return None
 
 
 @functools.cache
-def _columns_of(cls: type[Any]) -> tuple[tuple[str, Callable[[Any, Any], Any] | None], ...]:
+def _columns_of(cls: type[Any]) -> tuple[tuple[str, Decode | None], ...]:
     hints = get_type_hints(cls)
     return tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls) if f.init)
 
 
-def record_from(cls: type[R], row: Row, **given: Any) -> R:
-    """The `cls` record a row (or a mapping of column names) holds; attributes with no column
-    (loaded collections) come from `given` or keep their defaults."""
-    # By the row's mapping: asking a SQLAlchemy Row for an attribute it lacks goes through its
-    # exception path, and statements map hundreds of rows per request.
-    columns: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
+Plan = tuple[tuple[tuple[str, int, Decode | None], ...], int | None]
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(cls: type[Any], fields: tuple[str, ...], prefix: str) -> Plan:
+    """Where each attribute of `cls` is in rows of these columns (by position), and where the
+    currency is. Worked out once per query shape: statements map hundreds of rows a request,
+    and looking each attribute up by name cost more than the query."""
+    at = {name: index for index, name in enumerate(fields)}
+    steps = tuple(
+        (name, at[prefix + name], decode)
+        for name, decode in _columns_of(cls)  # type: ignore[arg-type]  # classes are hashable
+        if prefix + name in at
+    )
+    return steps, at.get(prefix + "currency")
+
+
+def record_from(cls: type[R], row: Row, *, prefix: str = "", **given: Any) -> R:
+    """The `cls` record a row holds (its columns named like the attributes, after `prefix` in a
+    joined row: `payment__id` → `id`); attributes with no column (loaded collections) come from
+    `given` or keep their defaults."""
+    # Classes are hashable; typeshed's lru_cache asks for `Hashable`, which `type[R]` is not.
+    steps, currency_at = _plan(cls, tuple(row._fields), prefix)  # type: ignore[arg-type]
+    currency = None if currency_at is None else row[currency_at]
     values: dict[str, Any] = {}
-    for name, decode in _columns_of(cls):  # type: ignore[arg-type]  # classes are hashable
-        if name in given:
-            values[name] = given[name]
-        elif name in columns:
-            value = columns[name]
-            values[name] = value if decode is None else decode(value, columns)
+    for name, index, decode in steps:
+        if name not in given:
+            value = row[index]
+            values[name] = value if decode is None else decode(value, currency)
+    values.update(given)
     return cls(**values)
-
-
-def prefixed(row: Row, prefix: str) -> dict[str, Any]:
-    """The columns of a joined row that carry `prefix`, named without it (`payment__id` → `id`)."""
-    cut = len(prefix)
-    return {key[cut:]: value for key, value in row._mapping.items() if key.startswith(prefix)}
 
 
 def _encoded(value: Any) -> Any:

@@ -23,7 +23,6 @@ from school_payments.adapters.persistence.database import Database, SqlConnectio
 from school_payments.adapters.persistence.mapping import (
     page_of,
     page_query,
-    prefixed,
     record_from,
     school_in_scope,
     scoped,
@@ -207,7 +206,7 @@ def _invoices_from_lines(
             given: dict[str, Any] = {"refunds": tuple(refunds_of[row.payment__id])}
             if cutoff is not None:
                 given["amount_refunded"] = _total(given["refunds"], row.currency)
-            by_id[row.id].append(record_from(Payment, prefixed(row, "payment__"), **given))
+            by_id[row.id].append(record_from(Payment, row, prefix="payment__", **given))
     for invoice in found:
         invoice.payments = tuple(by_id[invoice.id])
         invoice.credit_notes = tuple(notes_of[invoice.id])
@@ -262,7 +261,7 @@ class SqlStatementReader:
                 raise NotFoundError("student", student_id)
             student, school = (
                 record_from(Student, row),
-                record_from(School, prefixed(row, "school__")),
+                record_from(School, row, prefix="school__"),
             )
             day, cutoff, params = await _judged(sql, student_id, school, as_of, now)
             totals = (
