@@ -100,7 +100,7 @@ _CANCELLED = _ROW.values(cancelled_count=student_balances.c.cancelled_count + 1)
 _OPEN_ROW = {
     # Both dialects spell "insert unless it exists" the same way, through their own insert().
     dialect: module.insert(student_balances).on_conflict_do_nothing(
-        index_elements=["student_id", "currency"]
+        index_elements=["student_id", "currency", "school_id"]
     )
     for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
 }

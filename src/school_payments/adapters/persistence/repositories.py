@@ -355,7 +355,7 @@ _BALANCE_ROW = select(credit_balances.c.balance).where(
 _NEW_BALANCE_ROW = {
     # Both dialects spell "insert unless it exists" the same way, through their own insert().
     dialect: module.insert(credit_balances).on_conflict_do_nothing(
-        index_elements=["student_id", "currency"]
+        index_elements=["student_id", "currency", "school_id"]
     )
     for dialect, module in (("postgresql", postgresql), ("sqlite", sqlite))
 }

@@ -1,8 +1,9 @@
 """The schema, as SQLAlchemy Core tables. Migrations create it; a test checks they agree.
 
-Money is BIGINT minor units. Every row that belongs to a school carries `school_id`, and
-composite foreign keys make a row's school agree with its parent's, so a tenant's data can
-never point into another tenant's.
+Money is BIGINT minor units. Every row that belongs to a school carries `school_id`, in its
+primary key and in every foreign key to another of the school's rows (migration 0006), so a
+tenant's data can never point into another tenant's, and the tables can be distributed by
+`school_id` (Citus; `tests/integration/test_tenant_keys.py` holds the rules, docs/scaling.md §3).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ students = Table(
     "students",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("school_id", Uuid, ForeignKey("schools.id"), nullable=False),
+    Column("school_id", Uuid, ForeignKey("schools.id"), primary_key=True),
     Column("first_name", String(100), nullable=False),
     Column("last_name", String(100), nullable=False),
     Column("external_id", String(100)),
@@ -71,8 +72,6 @@ students = Table(
     CheckConstraint(
         "(status = 'archived') = (archived_at IS NOT NULL)", name="archived_at_with_status"
     ),
-    # Target of the composite foreign keys that pin an invoice to its student's school.
-    UniqueConstraint("id", "school_id"),
     UniqueConstraint("school_id", "external_id"),
     Index(None, "school_id", "id"),
 )
@@ -81,7 +80,7 @@ invoices = Table(
     "invoices",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("school_id", Uuid, nullable=False),
+    Column("school_id", Uuid, primary_key=True),
     Column("student_id", Uuid, nullable=False),
     Column("description", String(500), nullable=False),
     Column("currency", String(3), nullable=False),
@@ -142,7 +141,7 @@ payments = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("invoice_id", Uuid, nullable=False),
-    Column("school_id", Uuid, nullable=False),
+    Column("school_id", Uuid, primary_key=True),
     Column("student_id", Uuid, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -190,7 +189,7 @@ student_balances = Table(
     Column("closed_paid", BigInteger, nullable=False, server_default="0"),
     Column("closed_credited", BigInteger, nullable=False, server_default="0"),
     Column("closed_refunded", BigInteger, nullable=False, server_default="0"),
-    PrimaryKeyConstraint("student_id", "currency"),
+    PrimaryKeyConstraint("student_id", "currency", "school_id"),
     ForeignKeyConstraint(["student_id", "school_id"], ["students.id", "students.school_id"]),
     CheckConstraint(
         "closed_invoiced >= 0 AND paid_count >= 0 AND cancelled_count >= 0", name="non_negative"
@@ -235,13 +234,20 @@ idempotency_keys = Table(
 def _tenant_keys() -> list[Column[object]]:
     return [
         Column("id", Uuid, primary_key=True),
-        Column("school_id", Uuid, nullable=False),
+        Column("school_id", Uuid, primary_key=True),
         Column("student_id", Uuid, nullable=False),
     ]
 
 
 def _of_student() -> ForeignKeyConstraint:
     return ForeignKeyConstraint(["student_id", "school_id"], ["students.id", "students.school_id"])
+
+
+def _of_school(column: str, parent: str, on_delete: str | None = None) -> ForeignKeyConstraint:
+    """A key to another row of the same school: `(column, school_id)` → `parent (id, school_id)`."""
+    return ForeignKeyConstraint(
+        [column, "school_id"], [f"{parent}.id", f"{parent}.school_id"], ondelete=on_delete
+    )
 
 
 def _amount_range() -> CheckConstraint:
@@ -335,6 +341,14 @@ credit_payouts = Table(
     Index(None, "student_id", "id"),
 )
 
+# What a credit entry comes from: one of these, by its kind (the CHECK below).
+CREDIT_SOURCES = {
+    "receipt_id": "receipts",
+    "payment_id": "payments",
+    "refund_id": "refunds",
+    "payout_id": "credit_payouts",
+}
+
 credit_entries = Table(
     "credit_entries",
     metadata,
@@ -343,15 +357,16 @@ credit_entries = Table(
     Column("amount", BigInteger, nullable=False),
     Column("direction", String(3), nullable=False),
     Column("kind", String(32), nullable=False),
-    Column("receipt_id", Uuid, ForeignKey("receipts.id")),
-    Column("payment_id", Uuid, ForeignKey("payments.id")),
-    Column("refund_id", Uuid, ForeignKey("refunds.id")),
-    Column("payout_id", Uuid, ForeignKey("credit_payouts.id")),
+    Column("receipt_id", Uuid),
+    Column("payment_id", Uuid),
+    Column("refund_id", Uuid),
+    Column("payout_id", Uuid),
     # The business time the entry counts from in a statement as of a day: the receipt's or
     # payment's paid_at, the refund's refunded_at, the payout's created_at.
     Column("effective_at", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     _of_student(),
+    *(_of_school(source, parent) for source, parent in CREDIT_SOURCES.items()),
     _amount_range(),
     CheckConstraint(
         "(kind = 'overpayment' AND direction = 'in' AND receipt_id IS NOT NULL)"
@@ -379,7 +394,7 @@ credit_balances = Table(
     Column("currency", String(3), nullable=False),
     Column("school_id", Uuid, nullable=False),
     Column("balance", BigInteger, nullable=False, server_default="0"),
-    PrimaryKeyConstraint("student_id", "currency"),
+    PrimaryKeyConstraint("student_id", "currency", "school_id"),
     _of_student(),
     CheckConstraint("balance >= 0", name="never_negative"),
     Index(None, "school_id", "currency"),
@@ -393,7 +408,7 @@ events = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     # No foreign key: an event outlives what it tells of (a student deleted, a school deleted).
-    Column("school_id", Uuid, nullable=False),
+    Column("school_id", Uuid, primary_key=True),
     Column("type", String(40), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("request_id", String(128)),
@@ -406,7 +421,7 @@ webhook_endpoints = Table(
     "webhook_endpoints",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("school_id", Uuid, ForeignKey("schools.id", ondelete="CASCADE"), nullable=False),
+    Column("school_id", Uuid, ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True),
     Column("url", String(2048), nullable=False),
     Column("event_types", String(1000), nullable=False),
     Column("description", String(500)),
@@ -423,19 +438,16 @@ webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("school_id", Uuid, nullable=False),
-    Column(
-        "endpoint_id",
-        Uuid,
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column("event_id", Uuid, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("school_id", Uuid, primary_key=True),
+    Column("endpoint_id", Uuid, nullable=False),
+    Column("event_id", Uuid, nullable=False),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UtcDateTime, nullable=False),
     Column("leased_until", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    _of_school("endpoint_id", "webhook_endpoints", on_delete="CASCADE"),
+    _of_school("event_id", "events", on_delete="CASCADE"),
     CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "endpoint_id"),
@@ -445,19 +457,9 @@ webhook_attempts = Table(
     "webhook_attempts",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("school_id", Uuid, nullable=False),
-    Column(
-        "endpoint_id",
-        Uuid,
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column(
-        "delivery_id",
-        Uuid,
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    Column("school_id", Uuid, primary_key=True),
+    Column("endpoint_id", Uuid, nullable=False),
+    Column("delivery_id", Uuid, nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("attempt", Integer, nullable=False),
     Column("status_code", Integer),
@@ -466,6 +468,8 @@ webhook_attempts = Table(
     Column("attempted_at", UtcDateTime, nullable=False),
     Column("next_attempt_at", UtcDateTime),
     Column("outcome", String(16), nullable=False),
+    _of_school("endpoint_id", "webhook_endpoints", on_delete="CASCADE"),
+    _of_school("delivery_id", "webhook_deliveries", on_delete="CASCADE"),
     CheckConstraint("outcome IN ('delivered', 'retrying', 'failed')", name="outcome"),
     Index(None, "endpoint_id", "id"),
 )
@@ -475,10 +479,11 @@ webhook_attempts = Table(
 invoice_reminders = Table(
     "invoice_reminders",
     metadata,
-    Column("invoice_id", Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), nullable=False),
+    Column("invoice_id", Uuid, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("due_date", Date, nullable=False),
     Column("school_id", Uuid, nullable=False),
     Column("emitted_at", UtcDateTime, nullable=False),
-    PrimaryKeyConstraint("invoice_id", "kind", "due_date"),
+    PrimaryKeyConstraint("invoice_id", "kind", "due_date", "school_id"),
+    _of_school("invoice_id", "invoices", on_delete="CASCADE"),
 )
