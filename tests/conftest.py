@@ -22,6 +22,7 @@ from tests.support.databases import (
     sqlite_copy,
     truncate,
 )
+from tests.support.redis_cluster import RedisClusterServer
 from tests.support.redis_server import RedisServer
 from tests.support.tiers import OUT_OF_FAST_TIER, running
 
@@ -29,7 +30,7 @@ from tests.support.tiers import OUT_OF_FAST_TIER, running
 # `database_url` reaches PostgreSQL in its "postgresql" parametrisation only.
 _FIXTURES_NEEDING = {
     "postgres": {"postgres_url", "pg_url"},
-    "redis": {"redis_server"},
+    "redis": {"redis_server", "redis_cluster"},
 }
 
 
@@ -107,6 +108,17 @@ async def pg_api(pg_url: str, clock: FixedClock) -> AsyncIterator[Api]:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterServer]:
+    """A Redis Cluster of three masters on free ports (tests/support/redis_cluster.py)."""
+    server = RedisClusterServer(tmp_path)
     server.start()
     try:
         yield server

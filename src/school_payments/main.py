@@ -23,7 +23,8 @@ from school_payments.adapters.cache.memory_cache import (
     InProcessStatementCache,
 )
 from school_payments.adapters.cache.near_cache import NearCache
-from school_payments.adapters.cache.redis_cache import RedisStatementCache, redis_client
+from school_payments.adapters.cache.redis_cache import RedisStatementCache
+from school_payments.adapters.cache.redis_clients import redis_client
 from school_payments.adapters.clock import SystemClock
 from school_payments.adapters.observability import metrics
 from school_payments.adapters.observability.logging import configure_logging
@@ -156,7 +157,8 @@ def _breaker_changed(old: BreakerState, new: BreakerState) -> None:
 
 
 def invalidation_channel_for(settings: Settings) -> InvalidationChannel | None:
-    """The pub/sub channel every instance hears invalidations on: with Redis only."""
+    """The pub/sub channel every instance hears invalidations on: with Redis only (sharded
+    pub/sub on a Redis Cluster, ADR 0021)."""
     if not settings.redis_url:
         return None
     return InvalidationChannel(

@@ -1,5 +1,6 @@
-"""The near cache: two instances on one redis-server, each answering from its own memory, kept
-true by the invalidation channel.
+"""The near cache: two instances on one redis-server (then on one Redis Cluster, whose
+invalidations are sharded), each answering from its own memory, kept true by the invalidation
+channel.
 
 The rule checked, in a tight loop of writes through one instance and reads through the other:
 a read that starts more than one lease after a write was acknowledged shows that write. The lease
@@ -20,12 +21,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-import redis.asyncio as redis
 
 from school_payments.adapters.cache.redis_cache import RedisStatementCache
 from tests.support.api import Api, running_api, settings_for
 from tests.support.clock import FixedClock
-from tests.support.redis_server import RedisServer
+from tests.support.redis_cluster import (  # redis_or_cluster: each test on both
+    AnyRedis,
+    command,
+    ports,
+    redis_or_cluster,  # noqa: F401
+)
 
 LEASE_MS = 100
 LEASE = LEASE_MS / 1000
@@ -33,7 +38,7 @@ HANG_GUARD_SECONDS = 10
 
 
 @asynccontextmanager
-async def instance(pg_url: str, server: RedisServer, clock: FixedClock) -> AsyncIterator[Api]:
+async def instance(pg_url: str, server: AnyRedis, clock: FixedClock) -> AsyncIterator[Api]:
     settings = settings_for(
         pg_url,
         redis_url=server.url,
@@ -65,12 +70,9 @@ async def _until_live(*apis: Api) -> None:
     pytest.fail("the invalidation channel never became live")
 
 
-async def _kill_pubsub_connections(server: RedisServer) -> None:
-    client = redis.Redis.from_url(server.url)
-    try:
-        await client.client_kill_filter(_type="pubsub")
-    finally:
-        await client.aclose()
+async def _kill_pubsub_connections(server: AnyRedis) -> None:
+    for port in ports(server):
+        await asyncio.to_thread(command, port, "CLIENT", "KILL", "TYPE", "pubsub")
 
 
 def _report(label: str, delays: list[float]) -> None:
@@ -83,7 +85,7 @@ def _report(label: str, delays: list[float]) -> None:
         )
 
 
-Fault = Callable[[RedisServer, Api, Api], Awaitable[None]]
+Fault = Callable[[AnyRedis, Api, Api], Awaitable[None]]
 
 
 async def _writes_and_reads(
@@ -94,7 +96,7 @@ async def _writes_and_reads(
     *,
     rounds: int,
     faults: dict[int, Fault] | None = None,
-    server: RedisServer | None = None,
+    server: AnyRedis | None = None,
     already_paid: int = 0,
 ) -> list[float]:
     """Pays 1 through `writer`, then reads through `reader` until it shows it; every read that
@@ -134,7 +136,7 @@ async def _billed(api: Api) -> tuple[str, str]:
 
 
 async def test_a_repeated_statement_is_a_hit_from_the_process_memory(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with instance(pg_url, redis_server, clock) as api:
         _, path = await _billed(api)
@@ -149,7 +151,7 @@ async def test_a_repeated_statement_is_a_hit_from_the_process_memory(
 
 
 async def test_a_write_is_seen_at_once_through_its_own_instance(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with instance(pg_url, redis_server, clock) as api:
         invoice_id, path = await _billed(api)
@@ -162,7 +164,7 @@ async def test_a_write_is_seen_at_once_through_its_own_instance(
 
 
 async def test_a_write_through_one_instance_is_seen_through_another_within_the_lease(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with (
         instance(pg_url, redis_server, clock) as writer,
@@ -174,17 +176,17 @@ async def test_a_write_through_one_instance_is_seen_through_another_within_the_l
         _report("two instances", delays)
 
 
-async def _restart(server: RedisServer, _writer: Api, _reader: Api) -> None:
+async def _restart(server: AnyRedis, _writer: Api, _reader: Api) -> None:
     server.restart()
 
 
-async def _drop_pubsub(server: RedisServer, _writer: Api, _reader: Api) -> None:
+async def _drop_pubsub(server: AnyRedis, _writer: Api, _reader: Api) -> None:
     await _kill_pubsub_connections(server)
 
 
 @pytest.mark.parametrize("fault", ["restart", "pubsub connection dropped"])
 async def test_the_lease_holds_across_a_fault(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock, fault: str
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock, fault: str
 ) -> None:
     chosen: Fault = _restart if fault == "restart" else _drop_pubsub
     async with (
@@ -206,7 +208,7 @@ async def test_the_lease_holds_across_a_fault(
 
 
 async def test_a_frozen_redis_lets_no_near_entry_outlive_a_write(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with (
         instance(pg_url, redis_server, clock) as writer,
@@ -246,7 +248,7 @@ async def test_a_frozen_redis_lets_no_near_entry_outlive_a_write(
 
 
 async def test_near_answers_stop_within_a_lease_of_a_freeze(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with instance(pg_url, redis_server, clock) as api:
         _, path = await _billed(api)
@@ -267,7 +269,7 @@ async def test_near_answers_stop_within_a_lease_of_a_freeze(
 
 
 async def test_a_revoked_key_is_refused_at_once_here_and_within_the_lease_elsewhere(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with (
         instance(pg_url, redis_server, clock) as revoker,
@@ -296,7 +298,7 @@ async def test_a_revoked_key_is_refused_at_once_here_and_within_the_lease_elsewh
 
 
 async def test_a_key_cache_that_cannot_hear_falls_back_to_its_short_ttl(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     settings = settings_for(pg_url, redis_url=redis_server.url, api_key_cache_seconds=0.2)
     async with (

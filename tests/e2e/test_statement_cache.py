@@ -1,7 +1,8 @@
 """The Redis statement cache: versioned keys, and a breaker so Redis never fails a read.
 
-Every test runs against a redis-server of its own (started on a free port) that it freezes
-(SIGSTOP), kills and restarts, and against the real PostgreSQL.
+Every test runs twice: against a redis-server of its own (started on a free port) and against a
+Redis Cluster of its own (three masters), which it freezes (SIGSTOP), kills and restarts, and
+against the real PostgreSQL. A shard of the cluster is also killed on its own, mid-run.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import redis.asyncio as redis
 
 from school_payments.adapters.cache.memory_cache import (
     DisabledStatementCache,
     InProcessStatementCache,
 )
 from school_payments.adapters.cache.redis_cache import RedisStatementCache
+from school_payments.adapters.cache.redis_clients import Client, redis_client
 from school_payments.main import statement_cache_for
 from school_payments.settings import Settings
 from tests.support.api import Api, running_api, settings_for
 from tests.support.clock import FixedClock
-from tests.support.redis_server import RedisServer
+from tests.support.redis_cluster import (  # redis_or_cluster: each test on both
+    AnyRedis,
+    RedisClusterServer,
+    redis_or_cluster,  # noqa: F401
+)
 
 HANG_GUARD_SECONDS = (
     10  # a request that takes this long has hung: the test fails instead of waiting
@@ -33,7 +38,7 @@ HANG_GUARD_SECONDS = (
 
 @asynccontextmanager
 async def cached_api(
-    pg_url: str, server: RedisServer, clock: FixedClock, *, near: bool = True
+    pg_url: str, server: AnyRedis, clock: FixedClock, *, near: bool = True
 ) -> AsyncIterator[Api]:
     """`near=False` for the tests about Redis' own layer (its counters, its outages), which the
     near cache would answer for (tests/e2e/test_near_cache.py holds the near cache's rules)."""
@@ -67,7 +72,7 @@ async def _get(api: Api, path: str) -> tuple[str, dict[str, Any]]:
     return response.headers["x-cache"], response.json()
 
 
-async def _int_at(client: redis.Redis, key: str) -> int:
+async def _int_at(client: Client, key: str) -> int:
     value = await client.get(key)
     assert value is not None, key
     return int(value)
@@ -83,7 +88,7 @@ async def _until_closed(api: Api, path: str) -> None:
 
 
 async def test_a_statement_is_a_miss_then_a_hit_and_a_payment_is_visible_at_once(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with cached_api(pg_url, redis_server, clock) as api:
         school, student, invoice = await _billed_student(api)
@@ -105,7 +110,7 @@ async def test_a_statement_is_a_miss_then_a_hit_and_a_payment_is_visible_at_once
 
 
 async def test_each_page_and_as_of_day_is_its_own_entry(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with cached_api(pg_url, redis_server, clock) as api:
         school, _, _ = await _billed_student(api)
@@ -121,7 +126,7 @@ async def test_each_page_and_as_of_day_is_its_own_entry(
 
 
 async def test_an_evicted_version_never_makes_an_older_entry_current_again(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with cached_api(pg_url, redis_server, clock, near=False) as api:
         _, student, invoice = await _billed_student(api)
@@ -129,7 +134,7 @@ async def test_an_evicted_version_never_makes_an_older_entry_current_again(
         await _get(api, path)  # stored under the first version
         await api.payment(invoice["id"], amount=1_000)
         await _get(api, path)  # stored under the next one
-        client = redis.Redis.from_url(redis_server.url)
+        client = redis_client(redis_server.url, timeout_seconds=2)
         try:
             version_key = f"student:{{{student['id']}}}:statement:version"
             before = await _int_at(client, version_key)
@@ -144,7 +149,7 @@ async def test_an_evicted_version_never_makes_an_older_entry_current_again(
 
 
 async def test_statements_survive_a_frozen_redis_and_the_cache_returns_after_it_thaws(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with cached_api(pg_url, redis_server, clock, near=False) as api:
         _, student, invoice = await _billed_student(api)
@@ -178,7 +183,7 @@ async def test_statements_survive_a_frozen_redis_and_the_cache_returns_after_it_
 
 
 async def test_statements_survive_a_killed_redis_and_the_cache_returns_after_a_restart(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with cached_api(pg_url, redis_server, clock) as api:
         school, _, invoice = await _billed_student(api)
@@ -204,7 +209,7 @@ async def test_statements_survive_a_killed_redis_and_the_cache_returns_after_a_r
 
 
 async def test_a_payment_through_one_instance_is_visible_through_another(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     # Through Redis alone the other instance sees the write on its next read; with the near
     # cache, within one invalidation lease (test_near_cache.py).
@@ -228,7 +233,7 @@ async def test_a_payment_through_one_instance_is_visible_through_another(
 
 
 async def test_a_cached_statement_is_not_served_to_another_school(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     async with cached_api(pg_url, redis_server, clock) as api:
         _, student, _ = await _billed_student(api)
@@ -252,7 +257,7 @@ async def test_a_zero_ttl_disables_the_cache(pg_url: str, clock: FixedClock) -> 
 
 
 async def test_a_cached_statement_for_today_goes_stale_at_the_schools_midnight(
-    pg_url: str, redis_server: RedisServer, clock: FixedClock
+    pg_url: str, redis_server: AnyRedis, clock: FixedClock
 ) -> None:
     clock.set(datetime(2026, 11, 24, 5, 59, tzinfo=UTC))  # 23:59 on the 23rd in Mexico City
     async with cached_api(pg_url, redis_server, clock) as api:
@@ -283,3 +288,40 @@ def test_several_workers_without_redis_run_without_a_cache() -> None:
         statement_cache_for(Settings(workers=2, redis_url="redis://127.0.0.1:1/0")),
         RedisStatementCache,
     )
+
+
+async def test_a_killed_shard_is_an_outage_and_its_return_serves_nothing_older_than_a_write(
+    pg_url: str, redis_cluster: RedisClusterServer, clock: FixedClock
+) -> None:
+    """One master of three dies mid-run: statements answer throughout (from the database while
+    the cluster cannot serve), a payment made meanwhile is in the next statement, and the cache
+    serves again once the shard is back."""
+    async with cached_api(pg_url, redis_cluster, clock) as api:
+        school, student, invoice = await _billed_student(api)
+        paths = [
+            f"/api/v1/students/{student['id']}/statement",
+            f"/api/v1/schools/{school['id']}/statement",
+        ]
+        for path in paths * 2:
+            await _get(api, path)
+        assert [(await _get(api, path))[0] for path in paths] == ["HIT", "HIT"]
+
+        redis_cluster.kill_shard(1)
+        outcomes = set()
+        for _ in range(30):  # past the node timeout: the others call the cluster down
+            for path in paths:
+                cache, body = await _get(api, path)
+                outcomes.add(cache)
+                assert body["totals"][0]["invoiced"] == 10_000
+            await asyncio.sleep(0.05)
+        assert "BYPASS" in outcomes
+        await api.payment(invoice["id"], amount=6_000)
+        for path in paths:
+            assert (await _get(api, path))[1]["totals"][0]["paid"] == 6_000
+
+        redis_cluster.start_shard(1)
+        await _until_closed(api, paths[0])
+        for path in paths:
+            cache, body = await _get(api, path)
+            assert body["totals"][0]["paid"] == 6_000
+            assert (await _get(api, path))[0] == "HIT"

@@ -21,14 +21,15 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *options: str, port: int | None = None) -> None:
         require("redis")
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self._binary = binary
         self._directory = directory
-        self.port = free_port()
+        self._options = options
+        self.port = port if port is not None else free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,6 +52,7 @@ class RedisServer:
                 str(self._directory),
                 "--loglevel",
                 "warning",
+                *self._options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

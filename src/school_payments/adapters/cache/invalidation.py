@@ -13,12 +13,22 @@ less than one lease ago.
   messages: listeners are told to flush, the session changes, and trust returns only with a pong
   on a new connection. A subscription never silently resumes (redis-py would re-subscribe
   behind our back and hide what was missed).
+
+On a Redis Cluster (ADR 0021) the order that makes the lease hold exists within one shard only:
+a message published on one shard reaches a subscriber on another with no order against that
+subscriber's pongs. So invalidations use sharded pub/sub: a version's invalidation is
+SPUBLISHed, by the script that moves it, on the channel of its own slot (one channel per slot),
+and the listener holds one connection per master, subscribed to the channels of that master's
+slots and pinged like the single connection above. The channel is live while every master's
+last answered ping is recent; losing any of them, or a slot moving (the server unsubscribes its
+channel), is a loss.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -27,10 +37,16 @@ from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.maint_notifications import MaintNotificationsConfig
-from redis.retry import Retry
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+from redis.exceptions import RedisClusterException, RedisError
+
+from school_payments.adapters.cache.redis_clients import (
+    Client,
+    cluster_client,
+    is_cluster_url,
+    node_client,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +61,39 @@ class _SilentError(Exception):
     """No pong for too long on a connection that still looks open (a half-open socket)."""
 
 
-_FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
-_LOST: tuple[type[BaseException], ...] = (*_FAILURES, _SilentError)
+class _SlotsMovedError(Exception):
+    """The cluster unsubscribed one of our channels: its slot has moved to another master."""
+
+
+_FAILURES: tuple[type[BaseException], ...] = (
+    RedisError,
+    RedisClusterException,
+    OSError,
+    asyncio.TimeoutError,
+)
+_LOST: tuple[type[BaseException], ...] = (*_FAILURES, _SilentError, _SlotsMovedError)
+Subscribe = Callable[[Any], Awaitable[None]]
+"""Subscribes one pub/sub connection to what it must hear."""
+
+
+@functools.cache
+def _slot_tags() -> tuple[str, ...]:
+    """For each of the cluster's 16,384 slots, a short hash tag that falls in it (~0.1 s once)."""
+    tags: list[str] = [""] * REDIS_CLUSTER_HASH_SLOTS
+    missing, candidate = REDIS_CLUSTER_HASH_SLOTS, 0
+    while missing:
+        tag = format(candidate, "x")
+        slot = key_slot(tag.encode())
+        if not tags[slot]:
+            tags[slot] = tag
+            missing -= 1
+        candidate += 1
+    return tuple(tags)
+
+
+def slot_channel(slot: int) -> str:
+    """The sharded channel that lives in `slot`."""
+    return f"{CHANNEL}:{{{_slot_tags()[slot]}}}"
 
 
 class InvalidationChannel:
@@ -61,12 +108,15 @@ class InvalidationChannel:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
+        self._cluster = is_cluster_url(url)
         self._lease = lease_seconds
         self._ping_every = lease_seconds / 4
         self._timeout = timeout_seconds
         self._monotonic = monotonic
         self._confirmed = -math.inf
-        """Send time of the last answered ping on the current connection."""
+        """Send time of the last ping answered on every current connection."""
+        self._confirmed_by: list[float] = []
+        """The same, per connection (one per master on a cluster)."""
         self._up = False
         self._session = 0
         self._version_listeners: list[Callable[[str], None]] = []
@@ -75,7 +125,7 @@ class InvalidationChannel:
         self._recovery_listeners: list[Callable[[], Awaitable[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._publisher: Redis | None = None
+        self._publisher: Client | None = None
 
     # -- what the caches ask ----------------------------------------------------------------
 
@@ -110,12 +160,26 @@ class InvalidationChannel:
         a loss: Redis answers again."""
         self._recovery_listeners.append(listener)
 
+    def publication(self, key: str) -> tuple[str, str]:
+        """How the invalidation of version `key` is published: the command and the channel."""
+        if self._cluster:
+            return "SPUBLISH", slot_channel(key_slot(key.encode()))
+        return "PUBLISH", CHANNEL
+
     async def announce(self, key_id: UUID) -> None:
         """Publishes a revocation; best effort (the others fall back to their short TTL)."""
-        if self._publisher is None:
-            self._publisher = _client(self._url, self._timeout)
+        command, channel = self.publication(str(key_id))
         try:
-            await self._publisher.publish(CHANNEL, f"{REVOKED}{key_id}")
+            if self._publisher is None:
+                self._publisher = (
+                    cluster_client(self._url, timeout_seconds=self._timeout)
+                    if self._cluster
+                    else node_client(self._url, timeout_seconds=self._timeout)
+                )
+            if command == "SPUBLISH":
+                await self._publisher.spublish(channel, f"{REVOKED}{key_id}")
+            else:
+                await self._publisher.publish(channel, f"{REVOKED}{key_id}")
         except _FAILURES as error:
             log.warning(
                 "a key revocation could not be announced",
@@ -150,12 +214,14 @@ class InvalidationChannel:
     async def _run(self) -> None:
         delay = 0.05
         while not self._closed:
-            client = _client(self._url, self._timeout)
-            pubsub = client.pubsub()
+            connections: list[tuple[Redis, Any]] = []
             try:
-                await pubsub.subscribe(CHANNEL)
+                for client, subscribe in await self._targets():
+                    pubsub = client.pubsub()
+                    connections.append((client, pubsub))
+                    await subscribe(pubsub)
                 delay = 0.05
-                await self._listen(pubsub)
+                await self._listen_all([pubsub for _, pubsub in connections])
             except _LOST as error:
                 log.info(
                     "invalidation channel lost; near caches bypassed until it is back",
@@ -163,32 +229,87 @@ class InvalidationChannel:
                 )
             finally:
                 self._down()
-                with contextlib.suppress(*_FAILURES):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py is untyped here
-                with contextlib.suppress(*_FAILURES):
-                    await client.aclose()
+                for client, pubsub in connections:
+                    with contextlib.suppress(*_FAILURES):
+                        await pubsub.aclose()
+                    with contextlib.suppress(*_FAILURES):
+                        await client.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
-    async def _listen(self, pubsub: Any) -> None:
+    async def _targets(self) -> list[tuple[Redis, Subscribe]]:
+        """The connections to listen on, each with what it subscribes to."""
+        if not self._cluster:
+
+            async def subscribe(pubsub: Any) -> None:
+                await pubsub.subscribe(CHANNEL)
+
+            return [(node_client(self._url, timeout_seconds=self._timeout), subscribe)]
+        return await self._masters()
+
+    async def _masters(self) -> list[tuple[Redis, Subscribe]]:
+        """One connection per master, subscribed to the channels of the slots it serves."""
+        topology: RedisCluster = cluster_client(self._url, timeout_seconds=self._timeout)
+        try:
+            await topology.initialize()
+            slots_by_master: dict[str, list[int]] = {}
+            for slot, nodes in topology.nodes_manager.slots_cache.items():
+                slots_by_master.setdefault(nodes[0].name, []).append(slot)
+            scheme = self._url.partition("://")[0].lower().removesuffix("+cluster")
+        finally:
+            await topology.aclose()
+
+        def subscriber(slots: list[int]) -> Subscribe:
+            async def subscribe(pubsub: Any) -> None:
+                for slot in slots:  # one command per channel: SSUBSCRIBE refuses CROSSSLOT
+                    await pubsub.ssubscribe(slot_channel(slot))
+
+            return subscribe
+
+        return [
+            (node_client(f"{scheme}://{name}", timeout_seconds=self._timeout), subscriber(slots))
+            for name, slots in slots_by_master.items()
+        ]
+
+    async def _listen_all(self, pubsubs: list[Any]) -> None:
+        """Listens on every connection at once; the first to fail ends them all."""
+        self._confirmed_by = [-math.inf] * len(pubsubs)
+        if len(pubsubs) == 1:
+            await self._listen(pubsubs[0], 0)
+            return
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, pubsub in enumerate(pubsubs):
+                    group.create_task(self._listen(pubsub, index))
+        except BaseExceptionGroup as errors:
+            lost = errors.subgroup(lambda error: isinstance(error, _LOST))
+            if lost is None:
+                raise
+            first = lost.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from errors
+
+    async def _listen(self, pubsub: Any, index: int) -> None:
         connected_at = self._monotonic()
         next_ping = 0.0
         while not self._closed:  # redis-py can swallow a cancellation in a read: check too
             now = self._monotonic()
-            if now - max(self._confirmed, connected_at) > SILENCE_BEFORE_RECONNECT_SECONDS:
+            heard = max(self._confirmed_by[index], connected_at)
+            if now - heard > SILENCE_BEFORE_RECONNECT_SECONDS:
                 raise _SilentError()
             if now >= next_ping:
                 await pubsub.ping(repr(now))
                 next_ping = now + self._ping_every
             message = await pubsub.get_message(timeout=max(0.0, next_ping - self._monotonic()))
             if message is not None:
-                await self._handle(message)
+                await self._handle(message, index)
 
-    async def _handle(self, message: dict[str, Any]) -> None:
+    async def _handle(self, message: dict[str, Any], index: int) -> None:
         kind = message["type"]
         data = message["data"]
         text = data.decode() if isinstance(data, bytes) else str(data)
-        if kind == "message":
+        if kind in ("message", "smessage"):
             if text.startswith(REVOKED):
                 for revoked in self._revocation_listeners:
                     revoked(text.removeprefix(REVOKED))
@@ -197,14 +318,20 @@ class InvalidationChannel:
                     moved(text)
         elif kind == "pong":
             with contextlib.suppress(ValueError):
-                await self._confirm(float(text))
+                await self._confirm(index, float(text))
+        elif kind == "sunsubscribe":  # we never unsubscribe: the cluster moved a slot away
+            raise _SlotsMovedError()
 
-    async def _confirm(self, sent_at: float) -> None:
-        if not self._up or sent_at - self._confirmed > self._lease:
+    async def _confirm(self, index: int, sent_at: float) -> None:
+        self._confirmed_by[index] = max(self._confirmed_by[index], sent_at)
+        confirmed = min(self._confirmed_by)
+        if confirmed == -math.inf:
+            return  # another connection has not answered yet
+        if not self._up or confirmed - self._confirmed > self._lease:
             for recover in self._recovery_listeners:
                 await recover()
             self._up = True
-        self._confirmed = max(self._confirmed, sent_at)
+        self._confirmed = max(self._confirmed, confirmed)
 
     def _lapse(self) -> None:
         """Trust suspended until the next pong; nothing lost on this connection."""
@@ -217,14 +344,3 @@ class InvalidationChannel:
         self._session += 1
         for lost in self._lapse_listeners:
             lost()
-
-
-def _client(url: str, timeout_seconds: float) -> Redis:
-    return Redis.from_url(
-        url,
-        socket_connect_timeout=timeout_seconds,
-        socket_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-        maint_notifications_config=MaintNotificationsConfig(enabled=False),
-    )

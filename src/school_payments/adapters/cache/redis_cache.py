@@ -17,11 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal, TypeVar, cast
 from uuid import UUID
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.maint_notifications import MaintNotificationsConfig
-from redis.retry import Retry
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from school_payments.adapters.cache.entries import (
     decode,
@@ -30,8 +27,9 @@ from school_payments.adapters.cache.entries import (
     entry_prefix,
     version_key,
 )
-from school_payments.adapters.cache.invalidation import CHANNEL, InvalidationChannel
+from school_payments.adapters.cache.invalidation import InvalidationChannel
 from school_payments.adapters.cache.near_cache import NearCache
+from school_payments.adapters.cache.redis_clients import Client
 from school_payments.adapters.resilience.circuit_breaker import (
     BreakerState,
     CircuitBreaker,
@@ -62,7 +60,8 @@ local slot = ARGV[2] .. v .. ':' .. ARGV[3]
 return {slot, redis.call('GET', slot)}
 """
 # Moves the version on (creating it as above first when missing), and tells every process's
-# near cache in the same step: a version never moves without its invalidation being published.
+# near cache in the same step: a version never moves without its invalidation being published
+# (ARGV[2] PUBLISH, or SPUBLISH on a cluster, to channel ARGV[3]; nothing without a channel).
 _BUMP_VERSION = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   local t = redis.call('TIME')
@@ -70,35 +69,22 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 local v = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], KEYS[1])
+if ARGV[2] ~= '' then
+  redis.call(ARGV[2], ARGV[3], KEYS[1])
+end
 return v
 """
 
 VERSION_TTL_SECONDS = 7 * 24 * 3600
 """Counters of owners nobody writes to expire; re-creating one is always safe (see above)."""
 MAX_PENDING_BUMPS = 100_000
-_FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, asyncio.TimeoutError)
-
-
-def redis_client(url: str, *, timeout_seconds: float = 0.25, max_connections: int = 32) -> Redis:
-    """A client that fails fast: short connect/read timeouts, no retries, a bounded pool.
-
-    redis-py's defaults take seconds (refused) to a minute (frozen server) to fail one call,
-    retrying ten times; the breaker, not the client, decides when to try again.
-    """
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=max_connections,
-        timeout=timeout_seconds,  # wait for a free connection no longer than for an answer
-        socket_connect_timeout=timeout_seconds,
-        socket_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-        # With maintenance notifications on (redis-py 8's "auto"), the pool skips its check for
-        # connections the server closed; after a Redis restart, requests would meet dead ones.
-        maint_notifications_config=MaintNotificationsConfig(enabled=False),
-    )
-    return Redis(connection_pool=pool)
+# RedisClusterException: no node of a cluster reachable, or a slot no node serves.
+_FAILURES: tuple[type[BaseException], ...] = (
+    RedisError,
+    RedisClusterException,
+    OSError,
+    asyncio.TimeoutError,
+)
 
 
 class RedisStatementCache:
@@ -112,7 +98,7 @@ class RedisStatementCache:
 
     def __init__(
         self,
-        client: Redis,
+        client: Client,
         breaker: CircuitBreaker,
         *,
         ttl_seconds: int,
@@ -241,13 +227,20 @@ class RedisStatementCache:
                 self._near.drop_version(key)
 
     async def _bump(self, keys: list[str]) -> bool:
+        if isinstance(self._redis, RedisCluster):
+            # A cluster client refuses scripts in a pipeline: one call per key, each routed
+            # to its key's shard, all at once.
+            await asyncio.gather(*(self._bump_version(keys=[k], args=self._args(k)) for k in keys))
+            return True
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                await self._bump_version(
-                    keys=[key], args=[VERSION_TTL_SECONDS, CHANNEL], client=pipe
-                )
+                await self._bump_version(keys=[key], args=self._args(key), client=pipe)
             await pipe.execute()
         return True
+
+    def _args(self, key: str) -> list[str | int]:
+        command, channel = self._channel.publication(key) if self._channel else ("", "")
+        return [VERSION_TTL_SECONDS, command, channel]
 
     async def _replay_pending(self) -> None:
         """Redis answers again: move on the versions this process failed to, before anything
