@@ -45,7 +45,7 @@ async def main(url: str) -> None:
             ),
             "a page of 50 students, today": _sql(
                 figures_query("students", ("student_id", "currency"), False),
-                {**today, "owners": page},
+                {**today, "school": school["id"], "owners": page},
             ),
         }
         for title, sql in queries.items():

@@ -44,7 +44,7 @@ async def school_statement_sql(url: str, school_id: UUID) -> list[str]:
     finally:
         await connection.close()
     day = today_in(timezone, datetime.now(UTC))
-    params = {"owner": school_id, **day_params(day)}
+    params = {"owner": school_id, "school": school_id, **day_params(day)}
     return [
         _sql(select(schools).where(schools.c.id == school_id), {}),
         _sql(figures_query("school", ("currency",), False), params),
@@ -67,8 +67,8 @@ async def student_statement_sql(url: str, student_id: UUID) -> list[str]:
     of lines): three, and one each for refunds and credit notes when its invoices have any."""
     connection = await asyncpg.connect(url)
     try:
-        timezone = await connection.fetchval(
-            "SELECT s.timezone FROM schools s JOIN students t ON t.school_id = s.id"
+        school_id, timezone = await connection.fetchrow(
+            "SELECT s.id, s.timezone FROM schools s JOIN students t ON t.school_id = s.id"
             " WHERE t.id = $1",
             student_id,
         )
@@ -80,7 +80,12 @@ async def student_statement_sql(url: str, student_id: UUID) -> list[str]:
     finally:
         await connection.close()
     day = today_in(timezone, datetime.now(UTC))
-    params = {"owner": student_id, "lines_limit": MAX_LINES + 1, **day_params(day)}
+    params = {
+        "owner": student_id,
+        "school": school_id,
+        "lines_limit": MAX_LINES + 1,
+        **day_params(day),
+    }
     queries = student_statement_queries(refunded=bool(refunded), credited=bool(credited))
     return [_sql(query, params) for query in queries]
 

@@ -54,13 +54,16 @@ from school_payments.domain.calendar import aging_boundaries
 from school_payments.domain.credit import CreditDirection
 
 Owner = Literal["school", "student", "students"]
-"""Whose figures: one school (`:owner`), one student (`:owner`), or a page (`:owners`)."""
+"""Whose figures: one school (`:owner`), one student (`:owner`), or a page (`:owners`); the
+students' queries name their school too (`:school`), so that each stays on one shard when the
+tables are distributed by school (docs/scaling.md §3)."""
 
 DAY = bindparam("day", type_=Date)
 B30, B60, B90 = (bindparam(name, type_=Date) for name in ("b30", "b60", "b90"))
 CUTOFF = bindparam("cutoff", type_=UtcDateTime())
 OWNER = bindparam("owner", type_=Uuid())
 OWNERS = bindparam("owners", type_=Uuid(), expanding=True)
+SCHOOL = bindparam("school", type_=Uuid())
 
 AGING = ("aging_current", "aging_1_30", "aging_31_60", "aging_61_90", "aging_over_90")
 INVOICE_FIGURES = (
@@ -92,11 +95,12 @@ def owned(owner: Owner, table: Table) -> ColumnElement[bool]:
     are found through the student's invoices (`invoice_id` is indexed on both)."""
     if owner == "school":
         return table.c.school_id == OWNER
+    school = table.c.school_id == SCHOOL
     if table not in (refunds, credit_notes):
         column = table.c.student_id
-        return column == OWNER if owner == "student" else column.in_(OWNERS)
+        return school & (column == OWNER if owner == "student" else column.in_(OWNERS))
     theirs = select(invoices.c.id).where(owned(owner, invoices))
-    return table.c.invoice_id.in_(theirs)
+    return school & table.c.invoice_id.in_(theirs)
 
 
 def _sum(value: ColumnElement[Any], condition: ColumnElement[bool]) -> ColumnElement[Any]:

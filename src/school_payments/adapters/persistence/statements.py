@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Integer, Table, Uuid, and_, bindparam, select, text
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from school_payments.adapters.persistence.database import Database, SqlConnection
 from school_payments.adapters.persistence.mapping import (
@@ -30,6 +30,7 @@ from school_payments.adapters.persistence.mapping import (
 from school_payments.adapters.persistence.statement_figures import (
     CUTOFF,
     OWNER,
+    SCHOOL,
     day_params,
     figures_query,
     owned,
@@ -86,7 +87,7 @@ LINES_LIMIT = bindparam("lines_limit", type_=Integer())
 
 def _line_window(as_of: bool, after: bool) -> Select[Any]:
     """The ids of one page of `:owner`'s invoice lines (one more than asked: is there a next?)."""
-    query = select(invoices.c.id).where(invoices.c.student_id == OWNER)
+    query = select(invoices.c.id).where(owned("student", invoices))
     if as_of:
         query = query.where(invoices.c.issued_at < CUTOFF)
     if after:
@@ -100,8 +101,10 @@ def _student_lines(as_of: bool, paged: bool, after: bool = False) -> Select[Any]
     one without); when `paged`, only the invoices of one page (`_line_window`), in the same
     query rather than a round trip of its own."""
     payment_columns = [column.label(f"payment__{column.name}") for column in payments.c]
-    joined = payments.c.invoice_id == invoices.c.id
-    query = select(invoices, *payment_columns).where(invoices.c.student_id == OWNER)
+    joined: ColumnElement[bool] = and_(
+        payments.c.invoice_id == invoices.c.id, payments.c.school_id == SCHOOL
+    )
+    query = select(invoices, *payment_columns).where(owned("student", invoices))
     if as_of:
         joined = and_(joined, payments.c.paid_at < CUTOFF)
         query = query.where(invoices.c.issued_at < CUTOFF)
@@ -339,7 +342,7 @@ async def _judged(
 ) -> tuple[date, datetime | None, dict[str, Any]]:
     """The day the statement is judged on, its cut-off (None: now) and the query parameters."""
     day = statement_day(as_of, school.timezone, now)
-    params: dict[str, Any] = {"owner": owner, **day_params(day)}
+    params: dict[str, Any] = {"owner": owner, "school": school.id, **day_params(day)}
     if as_of is None:
         return day, None, params
     params["cutoff"] = cutoff = end_of_day(day, school.timezone)
