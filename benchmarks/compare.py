@@ -10,6 +10,10 @@ Prints requests/s of both and their ratio: what a change may not move (payments,
 uncached statements), beside `/healthz`, which bounds them all; and the server's CPU time per
 request (its worker processes' user + system time over the run, divided by the requests), which
 other load on a shared machine moves much less than requests/s.
+
+When the two revisions' schemas differ (a migration between them), `--migrate-baseline-data`
+seeds with the baseline's own commands and serves each revision its own database: the
+baseline's, and a copy of it migrated by this tree, so both hold the very same rows.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import data
-from benchmarks.harness import ROOT, Server
+from benchmarks.harness import CLI, ROOT, Server
 from benchmarks.run import CAPACITY, KEY, Benchmark, Scenarios, _warm
 
 
@@ -71,15 +75,27 @@ def main() -> None:
     parser.add_argument("--baseline", required=True, help="a git revision, e.g. main or HEAD~3")
     parser.add_argument("--students", type=int, default=2_000)
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument(
+        "--migrate-baseline-data",
+        action="store_true",
+        help="the baseline seeds its own database; this tree serves a copy it migrated",
+    )
     args = parser.parse_args()
 
     bench = Benchmark(seconds=args.seconds, students=args.students, quick=False)
     baseline = _checkout(args.baseline)
     try:
         print(f"== seeding 1 school × {args.students} students × 12 invoices", flush=True)
-        url = asyncio.run(data.fresh_database("sp_bench_compare"))
-        data.seed(url, students=args.students, invoices_per_student=12)
+        old_cli = baseline / ".venv/bin/school-payments"
+        seeder = old_cli if args.migrate_baseline_data else CLI
+        url = asyncio.run(data.fresh_database("sp_bench_compare", cli=seeder))
+        data.seed(url, students=args.students, invoices_per_student=12, cli=seeder)
         asyncio.run(data.analyze(url))
+        new_url = url
+        if args.migrate_baseline_data:
+            copy = "sp_bench_compare_migrated"
+            new_url = asyncio.run(data.fresh_database(copy, template="sp_bench_compare"))
+            asyncio.run(data.analyze(new_url))
         school = asyncio.run(data.school(url))
         scenarios = Scenarios(school)
         cases = {
@@ -96,12 +112,8 @@ def main() -> None:
         cpu_us: dict[tuple[str, str], list[float]] = {}
         for redis in (True, False):
             with (
-                Server(
-                    _env(url, 1 if redis else None),
-                    workers=2,
-                    cli=baseline / ".venv/bin/school-payments",
-                ) as old,
-                Server(_env(url, 2 if redis else None), workers=2) as new,
+                Server(_env(url, 1 if redis else None), workers=2, cli=old_cli) as old,
+                Server(_env(new_url, 2 if redis else None), workers=2) as new,
             ):
                 for name, lines in (cases if redis else uncached).items():
                     connections = 16 if "16 conn." in name else 32

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -20,20 +21,28 @@ def url_for(name: str) -> str:
     return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
-async def fresh_database(name: str) -> str:
+async def fresh_database(name: str, *, cli: Path = CLI, template: str | None = None) -> str:
+    """A new database `name` (a copy of `template`, if given) migrated by `cli`."""
     admin = await asyncpg.connect(ADMIN_URL)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await admin.close()
     url = url_for(name)
-    _cli(url, "migrate")
+    _cli(url, "migrate", cli=cli)
     return url
 
 
 def seed(
-    url: str, *, students: int, invoices_per_student: int, years: int = 1, seed: int = 1
+    url: str,
+    *,
+    students: int,
+    invoices_per_student: int,
+    years: int = 1,
+    seed: int = 1,
+    cli: Path = CLI,
 ) -> None:
     """`school-payments seed`, with its progress bar on the terminal."""
     _cli(
@@ -49,12 +58,13 @@ def seed(
         str(years),
         "--seed",
         str(seed),
+        cli=cli,
     )
 
 
-def _cli(url: str, *args: str) -> None:
+def _cli(url: str, *args: str, cli: Path = CLI) -> None:
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-    subprocess.run([str(CLI), *args], env=env, check=True)
+    subprocess.run([str(cli), *args], env=env, check=True)
 
 
 async def analyze(url: str) -> None:
