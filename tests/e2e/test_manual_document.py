@@ -205,12 +205,8 @@ def test_a_document_that_does_not_follow_its_format_is_refused() -> None:
 
 @pytest.fixture
 def cluster() -> Iterator[PostgresCluster]:
-    cluster = PostgresCluster()
-    try:
-        cluster.start()
+    with PostgresCluster.running_one() as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 def tail(path: Path, lines: int = 25) -> str:

@@ -19,12 +19,10 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from school_payments.adapters.persistence.database import Database, DatabaseSettings
-from school_payments.adapters.persistence.migrations import upgrade
 from school_payments.adapters.persistence.reconcile import reconcile
 from school_payments.adapters.webhooks.worker import InProcessWorker
 from school_payments.main import webhook_worker_parts
@@ -44,24 +42,13 @@ INVOICE_AMOUNT = 10**9  # never paid off by the trickle: every refusal would be 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PostgresCluster]:
-    found = PostgresCluster()
-    found.start()
-    try:
+    with PostgresCluster.running_one() as found:
         yield found
-    finally:
-        found.destroy()
 
 
 @pytest.fixture(scope="module")
 async def cluster_database(cluster: PostgresCluster) -> str:
-    admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres")
-    try:
-        await admin.execute("CREATE DATABASE school_payments")
-    finally:
-        await admin.close()
-    url = cluster.url("school_payments")
-    await asyncio.to_thread(upgrade, url)
-    return url
+    return await cluster.migrated_database()
 
 
 @pytest.fixture

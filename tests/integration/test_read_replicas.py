@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from school_payments.adapters.persistence.migrations import upgrade
 from tests.support.api import Api, running_api, settings_for
 from tests.support.clock import FixedClock
 from tests.support.postgres_cluster import PostgresCluster
@@ -26,24 +25,13 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def primary() -> Iterator[PostgresCluster]:
-    found = PostgresCluster()
-    found.start()
-    try:
-        yield found
-    finally:
-        found.destroy()
+    with PostgresCluster.running_one() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
 async def primary_url(primary: PostgresCluster) -> str:
-    admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{primary.port}/postgres")
-    try:
-        await admin.execute("CREATE DATABASE school_payments")
-    finally:
-        await admin.close()
-    url = primary.url("school_payments")
-    await asyncio.to_thread(upgrade, url)
-    return url
+    return await primary.migrated_database()
 
 
 @pytest.fixture

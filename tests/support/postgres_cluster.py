@@ -8,6 +8,7 @@ the server recovers from on its next start.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -15,11 +16,14 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import asyncpg
 from sqlalchemy.engine import make_url
 
+from school_payments.adapters.persistence.migrations import upgrade
 from tests.support.redis_server import free_port
 from tests.support.tiers import require
 
@@ -153,3 +157,25 @@ class PostgresCluster:
             with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
                 self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    @classmethod
+    @contextlib.contextmanager
+    def running_one(cls) -> Iterator[PostgresCluster]:
+        """A new cluster, started, and destroyed with every file of it afterwards."""
+        cluster = cls()
+        try:
+            cluster.start()
+            yield cluster
+        finally:
+            cluster.destroy()
+
+    async def migrated_database(self, name: str = "school_payments") -> str:
+        """A new database `name` in this cluster, migrated to the latest schema; its URL."""
+        admin = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        url = self.url(name)
+        await asyncio.to_thread(upgrade, url)
+        return url
