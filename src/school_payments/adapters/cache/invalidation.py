@@ -39,9 +39,9 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
-from redis.exceptions import RedisClusterException, RedisError
 
 from school_payments.adapters.cache.redis_clients import (
+    FAILURES,
     Client,
     cluster_client,
     is_cluster_url,
@@ -65,13 +65,7 @@ class _SlotsMovedError(Exception):
     """The cluster unsubscribed one of our channels: its slot has moved to another master."""
 
 
-_FAILURES: tuple[type[BaseException], ...] = (
-    RedisError,
-    RedisClusterException,
-    OSError,
-    asyncio.TimeoutError,
-)
-_LOST: tuple[type[BaseException], ...] = (*_FAILURES, _SilentError, _SlotsMovedError)
+_LOST: tuple[type[BaseException], ...] = (*FAILURES, _SilentError, _SlotsMovedError)
 Subscribe = Callable[[Any], Awaitable[None]]
 """Subscribes one pub/sub connection to what it must hear."""
 
@@ -182,7 +176,7 @@ class InvalidationChannel:
                 await self._publisher.spublish(channel, f"{REVOKED}{key_id}")
             else:
                 await self._publisher.publish(channel, f"{REVOKED}{key_id}")
-        except _FAILURES as error:
+        except FAILURES as error:
             log.warning(
                 "a key revocation could not be announced",
                 extra={"key_id": str(key_id), "error": type(error).__name__},
@@ -232,9 +226,9 @@ class InvalidationChannel:
             finally:
                 self._down()
                 for client, pubsub in connections:
-                    with contextlib.suppress(*_FAILURES):
+                    with contextlib.suppress(*FAILURES):
                         await pubsub.aclose()
-                    with contextlib.suppress(*_FAILURES):
+                    with contextlib.suppress(*FAILURES):
                         await client.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)

@@ -18,7 +18,6 @@ from typing import Any, Literal, TypeVar, cast
 from uuid import UUID
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
 
 from school_payments.adapters.cache.entries import (
     decode,
@@ -29,7 +28,7 @@ from school_payments.adapters.cache.entries import (
 )
 from school_payments.adapters.cache.invalidation import InvalidationChannel
 from school_payments.adapters.cache.near_cache import NearCache
-from school_payments.adapters.cache.redis_clients import Client
+from school_payments.adapters.cache.redis_clients import FAILURES, Client
 from school_payments.adapters.resilience.circuit_breaker import (
     BreakerState,
     CircuitBreaker,
@@ -78,13 +77,6 @@ return v
 VERSION_TTL_SECONDS = 7 * 24 * 3600
 """Counters of owners nobody writes to expire; re-creating one is always safe (see above)."""
 MAX_PENDING_BUMPS = 100_000
-# RedisClusterException: no node of a cluster reachable, or a slot no node serves.
-_FAILURES: tuple[type[BaseException], ...] = (
-    RedisError,
-    RedisClusterException,
-    OSError,
-    asyncio.TimeoutError,
-)
 
 
 class RedisStatementCache:
@@ -249,7 +241,7 @@ class RedisStatementCache:
             return
         try:
             await self._flush_pending()
-        except _FAILURES as error:
+        except FAILURES as error:
             self._warn("replay", error)
 
     async def _flush_pending(self) -> None:
@@ -272,7 +264,7 @@ class RedisStatementCache:
             return await self._breaker.call(operation)
         except CircuitOpenError:
             return None
-        except _FAILURES as error:
+        except FAILURES as error:
             self._warn(what, error)
             return None
 

@@ -8,11 +8,13 @@ round trips, whatever it talks to.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
 from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
@@ -20,6 +22,14 @@ CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 """`REDIS_URL=redis+cluster://host:port` names a Redis Cluster by one of its nodes."""
 
 Client = Redis | RedisCluster
+
+FAILURES: tuple[type[BaseException], ...] = (
+    RedisError,
+    RedisClusterException,  # no node of a cluster reachable, or a slot no node serves
+    OSError,
+    asyncio.TimeoutError,
+)
+"""What a call to Redis can fail with: each is an outage to its caller, never a 500."""
 
 
 def is_cluster_url(url: str) -> bool:
