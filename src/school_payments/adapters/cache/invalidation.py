@@ -46,6 +46,7 @@ from school_payments.adapters.cache.redis_clients import (
     cluster_client,
     is_cluster_url,
     node_client,
+    node_url,
 )
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,6 @@ class InvalidationChannel:
             slots_by_master: dict[str, list[int]] = {}
             for slot, nodes in topology.nodes_manager.slots_cache.items():
                 slots_by_master.setdefault(nodes[0].name, []).append(slot)
-            scheme = self._url.partition("://")[0].lower().removesuffix("+cluster")
         finally:
             await topology.aclose()
 
@@ -263,7 +263,10 @@ class InvalidationChannel:
             return subscribe
 
         return [
-            (node_client(f"{scheme}://{name}", timeout_seconds=self._timeout), subscriber(slots))
+            (
+                node_client(node_url(self._url, name), timeout_seconds=self._timeout),
+                subscriber(slots),
+            )
             for name, slots in slots_by_master.items()
         ]
 

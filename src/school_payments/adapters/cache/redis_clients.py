@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
@@ -48,12 +49,25 @@ def _fail_fast(timeout_seconds: float) -> dict[str, Any]:
     }
 
 
+def _plain(cluster_url: str) -> str:
+    """`redis+cluster://…` as the `redis://…` URL redis-py reads."""
+    scheme, _, rest = cluster_url.partition("://")
+    return f"{scheme.lower().removesuffix('+cluster')}://{rest}"
+
+
+def node_url(cluster_url: str, address: str) -> str:
+    """The URL of one node (`host:port`) of the cluster, with the cluster URL's scheme (TLS or
+    not) and credentials."""
+    parts = urlsplit(_plain(cluster_url))
+    credentials = parts.netloc.rpartition("@")[0]
+    return f"{parts.scheme}://{credentials + '@' if credentials else ''}{address}"
+
+
 def cluster_client(url: str, *, timeout_seconds: float, max_connections: int = 32) -> RedisCluster:
     """A cluster client: a shard that is down or failing over fails its calls at once, as a
     Redis outage does."""
-    scheme, _, rest = url.partition("://")
     return RedisCluster.from_url(
-        f"{scheme.lower().removesuffix('+cluster')}://{rest}",
+        _plain(url),
         max_connections=max_connections,
         **_fail_fast(timeout_seconds),
     )
