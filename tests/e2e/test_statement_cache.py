@@ -307,12 +307,16 @@ async def test_a_killed_shard_is_an_outage_and_its_return_serves_nothing_older_t
         assert [(await _get(api, path))[0] for path in paths] == ["HIT", "HIT"]
 
         redis_cluster.kill_shard(1)
-        outcomes = set()
-        for _ in range(30):  # past the node timeout: the others call the cluster down
+        outcomes: list[str] = []
+        # Until the cache gives way: at once if a key lives on the dead shard, else once the
+        # others call the cluster down (past the node timeout). Every answer is right meanwhile.
+        for _ in range(400):
             for path in paths:
                 cache, body = await _get(api, path)
-                outcomes.add(cache)
+                outcomes.append(cache)
                 assert body["totals"][0]["invoiced"] == 10_000
+            if "BYPASS" in outcomes:
+                break
             await asyncio.sleep(0.05)
         assert "BYPASS" in outcomes
         await api.payment(invoice["id"], amount=6_000)
