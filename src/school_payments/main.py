@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
-from tqdm import tqdm
 
 from school_payments.adapters.cache.invalidation import InvalidationChannel
 from school_payments.adapters.cache.memory_cache import (
@@ -551,6 +550,8 @@ def seed(
     plan = SeedPlan(schools, students, invoices_per_student, years, random_seed)
 
     async def run() -> SeedReport:
+        from tqdm import tqdm  # only `seed` draws a bar: serving workers never load it
+
         database = database_for(settings)
         bar = tqdm(total=schools * students, unit="student", disable=not progress, file=sys.stderr)
 

@@ -11,13 +11,15 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
-import structlog
-from structlog.types import EventDict, Processor
 
 from school_payments.adapters.observability import context
+from school_payments.adapters.observability.structlog_without_rich import structlog
+
+if TYPE_CHECKING:
+    from structlog.types import EventDict, Processor
 
 SERVICE = "school-payments"
 
