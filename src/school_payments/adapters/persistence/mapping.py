@@ -63,37 +63,39 @@ def _columns_of(cls: type[Any]) -> tuple[tuple[str, Decode | None], ...]:
     return tuple((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls) if f.init)
 
 
-Plan = tuple[tuple[tuple[str, int, Decode | None], ...], int | None]
-
-
 @functools.lru_cache(maxsize=1024)
-def _plan(cls: type[Any], fields: tuple[str, ...], prefix: str) -> Plan:
-    """Where each attribute of `cls` is in rows of these columns (by position), and where the
-    currency is. Worked out once per query shape: statements map hundreds of rows a request,
-    and looking each attribute up by name cost more than the query."""
+def reader_of(cls: type[R], fields: tuple[str, ...], prefix: str = "") -> Callable[..., R]:
+    """How to read a `cls` record from rows of these columns: `read(row, **given)`, with each
+    attribute's position (and the currency's) worked out once per query shape. Statements map
+    hundreds of rows a request: a query's rows share one reader, planned before the first."""
     at = {name: index for index, name in enumerate(fields)}
     steps = tuple(
         (name, at[prefix + name], decode)
         for name, decode in _columns_of(cls)  # type: ignore[arg-type]  # classes are hashable
         if prefix + name in at
     )
-    return steps, at.get(prefix + "currency")
+    currency_at = at.get(prefix + "currency")
+
+    def read(row: Row, **given: Any) -> R:
+        currency = None if currency_at is None else row[currency_at]
+        values: dict[str, Any] = {}
+        for name, index, decode in steps:
+            if name not in given:
+                value = row[index]
+                values[name] = value if decode is None else decode(value, currency)
+        values.update(given)
+        return cls(**values)
+
+    return read
 
 
 def record_from(cls: type[R], row: Row, *, prefix: str = "", **given: Any) -> R:
     """The `cls` record a row holds (its columns named like the attributes, after `prefix` in a
     joined row: `payment__id` → `id`); attributes with no column (loaded collections) come from
-    `given` or keep their defaults."""
+    `given` or keep their defaults. For many rows of one query, take `reader_of` once."""
     # Classes are hashable; typeshed's lru_cache asks for `Hashable`, which `type[R]` is not.
-    steps, currency_at = _plan(cls, tuple(row._fields), prefix)  # type: ignore[arg-type]
-    currency = None if currency_at is None else row[currency_at]
-    values: dict[str, Any] = {}
-    for name, index, decode in steps:
-        if name not in given:
-            value = row[index]
-            values[name] = value if decode is None else decode(value, currency)
-    values.update(given)
-    return cls(**values)
+    read: Callable[..., R] = reader_of(cls, tuple(row._fields), prefix)  # type: ignore[arg-type]
+    return read(row, **given)
 
 
 def _encoded(value: Any) -> Any:

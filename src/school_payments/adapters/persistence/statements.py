@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Integer, Table, Uuid, and_, bindparam, select, text
@@ -23,6 +23,7 @@ from school_payments.adapters.persistence.database import Database, SqlConnectio
 from school_payments.adapters.persistence.mapping import (
     page_of,
     page_query,
+    reader_of,
     record_from,
     school_in_scope,
     scoped,
@@ -68,6 +69,8 @@ from school_payments.domain.entities import (
 )
 from school_payments.domain.errors import NotFoundError
 from school_payments.domain.money import Money
+
+R = TypeVar("R")
 
 _SCHOOL_COLUMNS = [column.label(f"school__{column.name}") for column in schools.c]
 
@@ -194,28 +197,39 @@ def _invoices_from_lines(
     """Invoices with their payments (and their refunds) and credit notes, from the joined rows
     (in id order) and the student's records; figures as of `cutoff` (None: as stored)."""
     refunds_of: dict[UUID, list[Refund]] = defaultdict(list)
+    read_refund = _reader(Refund, refund_rows)
     for row in refund_rows:
-        refunds_of[row.payment_id].append(record_from(Refund, row))
+        refunds_of[row.payment_id].append(read_refund(row))
     notes_of: dict[UUID, list[CreditNote]] = defaultdict(list)
+    read_note = _reader(CreditNote, note_rows)
     for row in note_rows:
-        notes_of[row.invoice_id].append(record_from(CreditNote, row))
+        notes_of[row.invoice_id].append(read_note(row))
     found: list[Invoice] = []
     by_id: dict[UUID, list[Payment]] = {}
+    read_invoice = _reader(Invoice, rows)
+    read_payment = _reader(Payment, rows, prefix="payment__")
     for row in rows:
         if row.id not in by_id:
             by_id[row.id] = []
-            found.append(record_from(Invoice, row))
+            found.append(read_invoice(row))
         if row.payment__id is not None:
             given: dict[str, Any] = {"refunds": tuple(refunds_of[row.payment__id])}
             if cutoff is not None:
                 given["amount_refunded"] = _total(given["refunds"], row.currency)
-            by_id[row.id].append(record_from(Payment, row, prefix="payment__", **given))
+            by_id[row.id].append(read_payment(row, **given))
     for invoice in found:
         invoice.payments = tuple(by_id[invoice.id])
         invoice.credit_notes = tuple(notes_of[invoice.id])
         if cutoff is not None:
             _as_it_stood(invoice, cutoff)
     return found
+
+
+def _reader(cls: type[R], rows: Sequence[Any], *, prefix: str = "") -> Callable[..., R]:
+    """One reader for all the rows of a query (they share their columns)."""
+    fields: tuple[str, ...] = tuple(rows[0]._fields) if rows else ()
+    read: Callable[..., R] = reader_of(cls, fields, prefix)  # type: ignore[arg-type]  # hashable
+    return read
 
 
 def _total(records: Any, currency: str) -> Money:
