@@ -14,7 +14,7 @@ from sqlalchemy import update as sql_update
 
 from school_payments.adapters.persistence.database import Database, DatabaseSettings
 from school_payments.adapters.persistence.repositories import LostUpdateError
-from school_payments.adapters.persistence.write_batch import DeferredWrite
+from school_payments.adapters.persistence.write_batch import DeferredRead, DeferredWrite
 from tests.support.api import Api
 
 _metadata = MetaData()
@@ -132,6 +132,55 @@ async def test_a_query_of_a_written_table_sees_the_deferred_writes_and_others_wa
         assert sent[1].startswith("INSERT INTO counters")
 
 
+_OTHERS_ABOVE = select(other.c.id).where(other.c.id > bindparam("above")).order_by(other.c.id)
+
+
+async def test_a_deferred_read_goes_with_the_writes_and_gets_its_values_after_them(
+    database: Database,
+) -> None:
+    async with database.transaction() as sql:
+        for row_id in (3, 1, 2):
+            await sql.execute(insert(other).values(id=row_id))
+        await sql.commit()
+    handed: list[list[Any]] = []
+
+    async def keep(values: list[Any]) -> None:
+        # Handed on once the writes are made: what it does next sees them.
+        handed.append(values)
+        assert [row.id for row in await sql.rows(select(counters))] == [1]
+
+    with statements_sent(database) as sent:
+        async with database.transaction() as sql:
+            await sql.defer(_add(1))
+            await sql.defer_read(DeferredRead(_OTHERS_ABOVE, {"above": 1}, keep))
+            assert handed == ([] if database.dialect == "postgresql" else [[2, 3]])
+            await sql.commit()
+    assert handed == [[2, 3]]
+    if database.dialect == "postgresql":
+        assert len(sent) == 2, sent  # the batch, then `keep`'s own query
+        assert sent[0].startswith("WITH w0 AS (INSERT INTO counters")
+        assert "ARRAY(SELECT other.id FROM other" in sent[0]
+
+
+async def test_a_deferred_read_of_a_written_table_sees_the_writes_before_it(
+    database: Database,
+) -> None:
+    handed: list[list[Any]] = []
+
+    async def keep(values: list[Any]) -> None:
+        handed.append(values)
+
+    counted = select(counters.c.id).where(counters.c.id > bindparam("above"))
+    async with database.transaction() as sql:
+        await sql.defer(_add(1))
+        await sql.defer(_add(2))
+        await sql.defer_read(DeferredRead(counted.order_by(counters.c.id), {"above": 0}, keep))
+        await sql.defer(_add(3))  # asked after the read: not in what it reads
+        await sql.commit()
+    assert handed == [[1, 2]]
+    assert await _counts(database) == {1: 0, 2: 0, 3: 0}
+
+
 async def test_any_other_write_goes_after_the_deferred_ones(database: Database) -> None:
     async with database.transaction() as sql:
         await sql.defer(_add(1))
@@ -167,6 +216,10 @@ async def test_a_payment_writes_once_and_its_idempotency_record_rides_along(
     assert len(writes) == 1, sent
     assert all(part in writes[0] for part in ("INSERT INTO payments", "UPDATE invoices"))
     assert "INSERT INTO events" in writes[0]
+    # The event's webhook endpoints are read in the same statement (the school has none): the
+    # payment is its invoice's row lock, then this one statement.
+    assert "ARRAY(SELECT webhook_endpoints.id" in writes[0]
+    assert len(sent) == 2, sent
 
     with statements_sent(database) as sent:
         response = await pg_api.post(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg
 from sqlalchemy.dialects.sqlite import dialect as sqlite
 from sqlalchemy.engine import Dialect
 
-from school_payments.adapters.persistence.write_batch import BatchCompiler, DeferredWrite
+from school_payments.adapters.persistence.write_batch import (
+    BatchCompiler,
+    DeferredRead,
+    DeferredWrite,
+)
 
 things = Table(
     "things",
@@ -40,6 +44,28 @@ def test_writes_become_ctes_whose_placeholders_follow_each_other() -> None:
         " RETURNING 1) SELECT (SELECT count(*) FROM w0), (SELECT count(*) FROM w1)"
     )
     assert arguments == [1, "a", 1, 2]  # the template's own 1 is passed as an argument too
+
+
+async def _ignore(_values: list[object]) -> None:
+    return None
+
+
+def test_a_read_rides_along_as_an_array_after_the_counts() -> None:
+    compiler = BatchCompiler(asyncpg_dialect())
+    above = select(things.c.name).where(things.c.id > bindparam("above")).order_by(things.c.id)
+    sql, arguments = compiler.statement(
+        [DeferredWrite(_GROW, {"b_id": 2}, ("things", 2))],
+        [DeferredRead(above, {"above": 7}, _ignore)],
+    )
+    assert " ".join(sql.split()) == (
+        "WITH w0 AS (UPDATE things SET n=(things.n + $1::INTEGER) WHERE things.id = $2::INTEGER"
+        " RETURNING 1) SELECT (SELECT count(*) FROM w0), ARRAY(SELECT things.name"
+        " FROM things WHERE things.id > $3::INTEGER ORDER BY things.id)"
+    )
+    assert arguments == [1, 2, 7]
+    alone, arguments = compiler.statement([], [DeferredRead(above, {"above": 1}, _ignore)])
+    assert alone.startswith("SELECT ARRAY(SELECT things.name")
+    assert arguments == [1]
 
 
 def test_the_same_shape_is_compiled_once() -> None:

@@ -6,7 +6,6 @@ idempotency outcomes, and rendered by the representation models when it is serve
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +13,7 @@ from sqlalchemy import insert, select
 
 from school_payments.adapters.observability.context import request_id
 from school_payments.adapters.persistence.database import Database, SqlConnection
-from school_payments.adapters.persistence.jobs import enqueue_deliveries, fan_out
+from school_payments.adapters.persistence.jobs import fan_out, fan_out_later
 from school_payments.adapters.persistence.mapping import page_of, page_query, row_in_scope, scoped
 from school_payments.adapters.persistence.tables import events
 from school_payments.adapters.persistence.value_codec import decode_value, encode_value
@@ -67,18 +66,14 @@ class SqlEventRecorder:
             "subject": encode_value(subject),
         }
         await self._sql.defer(DeferredWrite(_INSERT_EVENT, values, ("events", event.id)))
-        await self._queue(event.id, school_id, event_type, event.created_at)
-
-    async def _queue(
-        self, event_id: UUID, school_id: UUID, event_type: EventType, now: datetime
-    ) -> int:
-        delivery_ids = await fan_out(self._sql, event_id, school_id, event_type.value, now)
-        await enqueue_deliveries(self._sql, delivery_ids)
-        return len(delivery_ids)
+        await self._sql.defer_read(
+            fan_out_later(self._sql, event.id, school_id, event_type.value, event.created_at)
+        )
 
     async def redeliver(self, event_id: UUID) -> int:
         row = await row_in_scope(self._sql, events, self._scope, event_id, "event")
-        return await self._queue(row.id, row.school_id, EventType(row.type), self._clock.now())
+        queued = await fan_out(self._sql, row.id, row.school_id, row.type, self._clock.now())
+        return len(queued)
 
 
 class SqlEventReader:

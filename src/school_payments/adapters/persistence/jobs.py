@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import bindparam, insert, or_, select
 
 from school_payments.adapters.persistence.database import SqlConnection
 from school_payments.adapters.persistence.tables import webhook_deliveries, webhook_endpoints
+from school_payments.adapters.persistence.write_batch import DeferredRead
 from school_payments.domain.ids import new_id
 from school_payments.domain.webhooks import ALL_TYPES
 
@@ -29,29 +30,57 @@ def types_column(event_types: tuple[str, ...]) -> str:
     return "," + ",".join(event_types) + ","
 
 
-def takes(event_type: str) -> Any:
-    """SQL: the endpoint takes this event type."""
-    column = webhook_endpoints.c.event_types
-    return or_(column.like(f"%,{ALL_TYPES},%"), column.like(f"%,{event_type},%"))
+_TYPES = webhook_endpoints.c.event_types
+_ENDPOINTS_TAKING = (
+    select(webhook_endpoints.c.id)
+    .where(
+        webhook_endpoints.c.school_id == bindparam("school_id"),
+        webhook_endpoints.c.enabled.is_(True),
+        or_(_TYPES.like(bindparam("every_type")), _TYPES.like(bindparam("this_type"))),
+    )
+    .order_by(webhook_endpoints.c.id)
+)
+"""The enabled endpoints of a school that take an event type (`endpoints_taking`'s values)."""
+
+
+def endpoints_taking(school_id: UUID, event_type: str) -> dict[str, Any]:
+    """The values of `_ENDPOINTS_TAKING` for one school and event type."""
+    return {
+        "school_id": school_id,
+        "every_type": f"%,{ALL_TYPES},%",
+        "this_type": f"%,{event_type},%",
+    }
+
+
+def fan_out_later(
+    sql: SqlConnection, event_id: UUID, school_id: UUID, event_type: str, now: datetime
+) -> DeferredRead:
+    """The fan-out of a new event, sent with the command's writes: its endpoints are read in
+    the same statement, and deliveries (and their jobs) are queued only when there are any;
+    most schools have none, and their events then cost no round trip of their own."""
+
+    async def queue(endpoint_ids: list[Any]) -> None:
+        await deliver_to(sql, event_id, school_id, endpoint_ids, now)
+
+    return DeferredRead(_ENDPOINTS_TAKING, endpoints_taking(school_id, event_type), queue)
 
 
 async def fan_out(
     sql: SqlConnection, event_id: UUID, school_id: UUID, event_type: str, now: datetime
 ) -> list[UUID]:
-    """Queues deliveries of one event: one per enabled endpoint of its school that takes its
-    type. Returns their ids."""
-    e = webhook_endpoints
-    endpoint_ids = [
-        row.id
-        for row in await sql.rows(
-            select(e.c.id).where(
-                e.c.school_id == school_id, e.c.enabled.is_(True), takes(event_type)
-            )
-        )
-    ]
+    """Queues deliveries of one event at once: one per enabled endpoint of its school that takes
+    its type. Returns their ids."""
+    found = await sql.rows(_ENDPOINTS_TAKING, endpoints_taking(school_id, event_type))
+    return await deliver_to(sql, event_id, school_id, [row.id for row in found], now)
+
+
+async def deliver_to(
+    sql: SqlConnection, event_id: UUID, school_id: UUID, endpoint_ids: Sequence[UUID], now: datetime
+) -> list[UUID]:
+    """Queues one delivery of the event to each endpoint, and its job. Returns their ids."""
     if not endpoint_ids:
         return []
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
             "school_id": school_id,
@@ -66,6 +95,7 @@ async def fan_out(
     ]
     await sql.execute(insert(webhook_deliveries), rows)
     delivery_ids: list[UUID] = [row["id"] for row in rows]
+    await enqueue_deliveries(sql, delivery_ids)
     return delivery_ids
 
 

@@ -16,6 +16,11 @@ read in must touch its one row, exactly as when it ran alone. The sub-statements
 see the snapshot from before it, so two writes of the same row never share a batch (the second
 sends the first out); foreign keys and the deferred constraint triggers are checked as before.
 
+A query whose answer is needed only after the writes (the webhook endpoints an event goes to)
+may ride along as a deferred read: `ARRAY(<query>)` beside the counts, its rows handed on once
+the writes are checked. It reads no table the batch writes (those go out first), so the shared
+snapshot gives it what it would have read when it was asked.
+
 The SQL of each template and of each combination is compiled once per process: building and
 compiling SQLAlchemy expressions per request would cost what the round trips saved.
 """
@@ -23,11 +28,12 @@ compiling SQLAlchemy expressions per request would cost what the round trips sav
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Insert, Update
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -58,6 +64,17 @@ class DeferredWrite:
             raise self.must_touch_one()
 
 
+@dataclass(frozen=True, slots=True)
+class DeferredRead:
+    """A one-column query sent with the deferred writes; its values go to `then` after them."""
+
+    query: Select[Any]
+    """A module-level query whose values come from `params` (never built per call)."""
+    params: dict[str, Any]
+    then: Callable[[list[Any]], Awaitable[None]]
+    """Called with the column's values (in the query's order) once the writes are checked."""
+
+
 @dataclass(frozen=True, slots=True, eq=False)  # one per template: compared by identity
 class _Compiled:
     sql: str
@@ -82,36 +99,46 @@ class BatchCompiler:
         if dialect.paramstyle != "numeric_dollar":
             raise ValueError(f"batches are built for $n placeholders, not {dialect.paramstyle}")
         self._dialect = dialect
-        self._templates: dict[tuple[Insert | Update, tuple[str, ...]], _Compiled] = {}
-        self._batches: dict[tuple[_Compiled, ...], str] = {}
+        self._templates: dict[tuple[Insert | Update | Select[Any], tuple[str, ...]], _Compiled] = {}
+        self._batches: dict[tuple[tuple[_Compiled, ...], tuple[_Compiled, ...]], str] = {}
 
-    def statement(self, writes: Sequence[DeferredWrite]) -> tuple[str, list[Any]]:
-        """One SQL statement that makes every write and returns one row of their row counts."""
+    def statement(
+        self, writes: Sequence[DeferredWrite], reads: Sequence[DeferredRead] = ()
+    ) -> tuple[str, list[Any]]:
+        """One SQL statement that makes every write and returns one row: their row counts, then
+        each read's values as an array."""
         parts = tuple(self._template(write) for write in writes)
-        sql = self._batches.get(parts)
+        asked = tuple(self._template(read) for read in reads)
+        key = (parts, asked)
+        sql = self._batches.get(key)
         if sql is None:
             if len(self._batches) >= _MOST_SHAPES:
                 self._batches.clear()
-            sql = self._batches[parts] = _combined(parts)
+            sql = self._batches[key] = _combined(parts, asked)
         arguments: list[Any] = []
-        for part, write in zip(parts, writes, strict=True):
-            arguments.extend(part.arguments(write.params))
+        params = [write.params for write in writes] + [read.params for read in reads]
+        for part, values in zip(parts + asked, params, strict=True):
+            arguments.extend(part.arguments(values))
         return sql, arguments
 
-    def _template(self, write: DeferredWrite) -> _Compiled:
-        key = (write.template, tuple(write.params))
+    def _template(self, item: DeferredWrite | DeferredRead) -> _Compiled:
+        statement = item.template if isinstance(item, DeferredWrite) else item.query
+        key = (statement, tuple(item.params))
         found = self._templates.get(key)
         if found is None:
             if len(self._templates) >= _MOST_SHAPES:
                 self._templates.clear()
-            found = self._templates[key] = self._compile(write)
+            found = self._templates[key] = self._compile(statement, item.params)
         return found
 
-    def _compile(self, write: DeferredWrite) -> _Compiled:
-        compiled = write.template.compile(dialect=self._dialect, column_keys=list(write.params))
+    def _compile(
+        self, statement: Insert | Update | Select[Any], params: dict[str, Any]
+    ) -> _Compiled:
+        compiled = statement.compile(dialect=self._dialect, column_keys=list(params))
         names = tuple(compiled.positiontup or ())
         sql = compiled.string
-        if write.template._returning or len(set(_PLACEHOLDER.findall(sql))) != len(names):
+        returns = statement._returning if not isinstance(statement, Select) else ()
+        if returns or len(set(_PLACEHOLDER.findall(sql))) != len(names):
             raise ValueError(f"cannot batch this statement: {sql}")
         binds = [compiled.binds[name] for name in names]
         processors = tuple(
@@ -120,20 +147,24 @@ class BatchCompiler:
         fixed = {
             name: bind.effective_value
             for name, bind in zip(names, binds, strict=True)
-            if name not in write.params
+            if name not in params
         }
         return _Compiled(sql, names, processors, fixed)
 
 
-def _combined(parts: Sequence[_Compiled]) -> str:
+def _combined(parts: Sequence[_Compiled], reads: Sequence[_Compiled] = ()) -> str:
     # Only SQLAlchemy's compiled SQL and generated names are joined here; values are $n arguments.
-    ctes, counts, offset = [], [], 0
-    for index, part in enumerate(parts):
+    ctes, columns, offset = [], [], 0
+    for index, part in enumerate((*parts, *reads)):
         shifted = _PLACEHOLDER.sub(
             lambda match, by=offset: f"${int(match.group(1)) + by}",  # type: ignore[misc]
             part.sql,
         )
-        ctes.append(f"w{index} AS ({shifted} RETURNING 1)")
-        counts.append(f"(SELECT count(*) FROM w{index})")  # noqa: S608
+        if index < len(parts):
+            ctes.append(f"w{index} AS ({shifted} RETURNING 1)")
+            columns.append(f"(SELECT count(*) FROM w{index})")  # noqa: S608
+        else:
+            columns.append(f"ARRAY({shifted})")
         offset += len(part.names)
-    return f"WITH {', '.join(ctes)} SELECT {', '.join(counts)}"
+    with_ = f"WITH {', '.join(ctes)} " if ctes else ""
+    return f"{with_}SELECT {', '.join(columns)}"
