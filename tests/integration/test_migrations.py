@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -193,3 +194,34 @@ async def test_a_database_of_the_first_release_holding_money_upgrades_to_the_lat
     assert refund.status_code == 201, refund.text
     # The refund reopens January: the upgraded rows take the money lifecycle like new ones.
     assert [[t[f] for f in figures] for t in after["totals"]] == [[150_000, 80_000, 10_000, 70_000]]
+
+
+async def test_the_tables_statements_scan_are_vacuumed_after_a_small_change(pg_url: str) -> None:
+    """Their autovacuum settings (0007, PostgreSQL's: SQLite has no visibility map) keep
+    index-only scans index-only; undone by downgrade."""
+    database_url = pg_url
+    statement_tables = importlib.import_module(
+        "school_payments.adapters.persistence.migrations.versions."
+        "0007_statement_tables_vacuumed_sooner"
+    ).SETTINGS
+    engine = create_async_engine(database_url)
+
+    async def options() -> dict[str, dict[str, str]]:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:names)"),
+                {"names": list(statement_tables)},
+            )
+            return {
+                name: dict(option.split("=", 1) for option in found or ())
+                for name, found in rows.all()
+            }
+
+    try:
+        assert await options() == statement_tables
+        await asyncio.to_thread(downgrade, database_url, "0006")
+        assert await options() == {name: {} for name in statement_tables}
+        await asyncio.to_thread(upgrade, database_url)
+        assert await options() == statement_tables
+    finally:
+        await engine.dispose()
